@@ -1,0 +1,68 @@
+import { createHash } from "node:crypto";
+import type { HandlerContext } from "../src/handler";
+import { PermanentError } from "../src/handler";
+
+interface OrderMessage {
+  orderId: string;
+  customerId: string;
+  items: { sku: string; quantity: number; unitPrice: number }[];
+  currency: string;
+  callbackUrl?: string;
+}
+
+/** Above this total the simulated payment provider declines. */
+const PAYMENT_LIMIT = 1_000_000;
+
+/**
+ * Reserves every item at once, once per order: a re-run after a crash finds the reservation and
+ * does not take stock twice. A SKU without a `stock:<sku>` key is not stock-managed.
+ * Returns the first SKU that is short, or "" when all are reserved.
+ */
+const RESERVE_STOCK = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return '' end
+for i = 2, #KEYS do
+  local available = redis.call('GET', KEYS[i])
+  if available and tonumber(available) < tonumber(ARGV[i - 1]) then return KEYS[i] end
+end
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i - 1]) end
+end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[#ARGV])
+return ''
+`;
+
+const RESERVATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Checks and reserves stock, takes the payment, and announces the completed order. */
+export default async function processOrder(message: unknown, ctx: HandlerContext) {
+  const order = message as OrderMessage;
+  const quantities = new Map<string, number>();
+  for (const item of order.items) quantities.set(item.sku, (quantities.get(item.sku) ?? 0) + item.quantity);
+
+  const skus = [...quantities.keys()];
+  const short = (await ctx.redis.eval(
+    RESERVE_STOCK,
+    skus.length + 1,
+    `reservation:${order.orderId}`,
+    ...skus.map((sku) => `stock:${sku}`),
+    ...skus.map((sku) => quantities.get(sku)!),
+    RESERVATION_TTL_MS,
+  )) as string;
+  if (short) throw new PermanentError(`out of stock: ${short.slice(short.indexOf("stock:") + 6)}`);
+
+  const totalCents = order.items.reduce((sum, item) => sum + Math.round(item.unitPrice * 100) * item.quantity, 0);
+  const total = totalCents / 100;
+  if (total > PAYMENT_LIMIT) throw new PermanentError(`payment declined: ${total} ${order.currency} exceeds the limit`);
+  // The payment id derives from the message id, so a re-run charges the same payment.
+  const paymentId = `pay_${createHash("sha256").update(ctx.messageId).digest("hex").slice(0, 20)}`;
+  ctx.log.info({ paymentId, total, currency: order.currency }, "payment captured");
+
+  await ctx.publish("order_completed", {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    total,
+    currency: order.currency,
+    paymentId,
+  });
+  return { total, currency: order.currency, paymentId, reserved: Object.fromEntries(quantities) };
+}

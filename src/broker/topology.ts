@@ -1,0 +1,237 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { z } from "zod";
+import builtInTopology from "../../rascal.json";
+import { expandRetryLadder, type RetryLadder } from "./retry-ladder";
+
+/**
+ * Reads rascal.json, removes the `pipeline` section (Rascal would reject it) and turns it into
+ * plain Rascal topology: retry ladders, the dead-letter queue and the order-timeout delay.
+ */
+
+export const ORDER_PUBLICATION = "order_created";
+export const ORDER_SUBSCRIPTION = "process_order";
+export const DEAD_LETTER_PUBLICATION = "dead_letter";
+export const DEAD_LETTER_SUBSCRIPTION = "dead_letters";
+export const ORDER_TIMEOUT_PUBLICATION = "order_timeout";
+export const ORDER_TIMEOUT_SUBSCRIPTION = "expire_orders";
+
+export class TopologyError extends Error {
+  override name = "TopologyError";
+}
+
+export interface SubscriptionPlan {
+  name: string;
+  /** Handler file name, or undefined for the runtime's own subscriptions. */
+  handler?: string;
+  queue: string;
+  vhost: string;
+  retry: RetryLadder;
+}
+
+export interface Topology {
+  /** Where the topology came from: a file path or "built-in". */
+  source: string;
+  /** Plain Rascal config, ready for `BrokerAsPromised.create`. */
+  rascal: RascalConfig;
+  /** Subscriptions that run handlers, keyed by subscription name. */
+  handlerSubscriptions: SubscriptionPlan[];
+  /** The vhost carrying the order queue (dead letters and timeouts live there too). */
+  orderVhost: string;
+  /** Every queue declared, for depth gauges. */
+  queues: string[];
+}
+
+export type RascalConfig = Record<string, unknown> & {
+  vhosts: Record<string, Record<string, unknown>>;
+  publications: Record<string, unknown>;
+  subscriptions: Record<string, Record<string, unknown>>;
+};
+
+const retrySchema = z.strictObject({
+  delays: z.array(z.number().int().min(1)).min(1).max(50),
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
+});
+
+const pipelineSchema = z
+  .strictObject({
+    retries: z.record(z.string(), retrySchema).default({}),
+    /** Ladder for handler subscriptions without their own entry in `retries`. */
+    defaultRetry: retrySchema.default({ delays: [1000, 5000, 30000] }),
+  })
+  .default({ retries: {}, defaultRetry: { delays: [1000, 5000, 30000] } });
+
+export interface TopologyOptions {
+  /** RASCAL_CONFIG; when unset, ./rascal.json if present, else the built-in copy. */
+  path?: string;
+  /** AMQP_URL when explicitly set: replaces every vhost's connection. */
+  amqpUrlOverride?: string;
+  /** Connection for vhosts that declare none. */
+  defaultAmqpUrl: string;
+  /** Test isolation: Rascal prefixes every queue and exchange name with this. */
+  namespace?: string;
+  /** Overrides for the config (tests): merged over the file's content before expansion. */
+  transform?: (config: RascalConfig) => void;
+}
+
+/** Loads and expands the topology; throws TopologyError naming the file and key on bad input. */
+export function loadTopology(options: TopologyOptions): Topology {
+  const { source, raw } = readSource(options.path);
+  const config = structuredClone(raw) as RascalConfig;
+  options.transform?.(config);
+  return expandTopology(config, source, options);
+}
+
+function readSource(path: string | undefined): { source: string; raw: unknown } {
+  const candidate = path ?? (existsSync("./rascal.json") ? "./rascal.json" : undefined);
+  if (!candidate) return { source: "built-in rascal.json", raw: builtInTopology };
+  const file = resolve(candidate);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new TopologyError(`${file}: cannot read topology file (${(error as Error).message})`);
+  }
+  try {
+    return { source: file, raw: JSON.parse(text) };
+  } catch (error) {
+    throw new TopologyError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+export function expandTopology(config: RascalConfig, source: string, options: TopologyOptions): Topology {
+  const fail = (key: string, message: string): never => {
+    throw new TopologyError(`${source}: ${key}: ${message}`);
+  };
+  if (!isObject(config)) fail("(root)", "must be a JSON object");
+  if (!isObject(config.vhosts) || Object.keys(config.vhosts).length === 0) fail("vhosts", "must declare at least one vhost");
+  config.publications = isObject(config.publications) ? config.publications : {};
+  config.subscriptions = isObject(config.subscriptions) ? config.subscriptions : {};
+  delete config.$schema;
+
+  const parsedPipeline = pipelineSchema.safeParse(config.pipeline);
+  if (!parsedPipeline.success) {
+    const issue = parsedPipeline.error.issues[0]!;
+    fail(["pipeline", ...issue.path].join("."), issue.message);
+  }
+  const pipeline = parsedPipeline.data!;
+  delete config.pipeline;
+
+  for (const [name, vhost] of Object.entries(config.vhosts)) {
+    if (!isObject(vhost)) fail(`vhosts.${name}`, "must be an object");
+    if (options.amqpUrlOverride) vhost.connection = { ...(isObject(vhost.connection) ? vhost.connection : {}), url: options.amqpUrlOverride };
+    else if (!vhost.connection && !vhost.connections) vhost.connection = { url: options.defaultAmqpUrl };
+    if (options.namespace) vhost.namespace = options.namespace;
+  }
+
+  const orderPublication = config.publications[ORDER_PUBLICATION];
+  if (!isObject(orderPublication)) fail(`publications.${ORDER_PUBLICATION}`, "is required: the intake publishes every order through it");
+  const orderSubscription = config.subscriptions[ORDER_SUBSCRIPTION];
+  if (!isObject(orderSubscription)) fail(`subscriptions.${ORDER_SUBSCRIPTION}`, "is required: it consumes the orders");
+
+  for (const name of Object.keys(pipeline.retries)) {
+    if (!config.subscriptions[name]) fail(`pipeline.retries.${name}`, "names no subscription in subscriptions");
+  }
+
+  const handlerSubscriptions: SubscriptionPlan[] = [];
+  for (const [name, subscription] of Object.entries(config.subscriptions)) {
+    if (!isObject(subscription)) fail(`subscriptions.${name}`, "must be an object");
+    const handler = subscription.handler;
+    if (typeof handler !== "string" || !/^[A-Za-z0-9_-]+$/.test(handler)) {
+      fail(`subscriptions.${name}.handler`, "must name a handler file in handlers/ (letters, digits, - and _)");
+    }
+    const queue = subscription.queue;
+    if (typeof queue !== "string") fail(`subscriptions.${name}.queue`, "must name a queue");
+    const vhost = vhostOfQueue(config, queue as string, subscription.vhost, (message) => fail(`subscriptions.${name}`, message));
+    const declared = pipeline.retries[name] ?? pipeline.defaultRetry;
+    const retry = expandRetryLadder(
+      {
+        subscription: name,
+        queue: queue as string,
+        vhost,
+        delays: declared.delays,
+        maxAttempts: declared.maxAttempts ?? declared.delays.length + 1,
+      },
+      config.vhosts[vhost]!,
+      config.publications,
+    );
+    // Manual acknowledgement is what makes at-least-once possible; Rascal's default is manual too.
+    subscription.vhost = vhost;
+    handlerSubscriptions.push({ name, handler: handler as string, queue: queue as string, vhost, retry });
+  }
+
+  const orderVhost = handlerSubscriptions.find((plan) => plan.name === ORDER_SUBSCRIPTION)!.vhost;
+  addDeadLetterTopology(config, orderVhost);
+  addOrderTimeoutTopology(config, orderVhost);
+
+  const queues = Object.entries(config.vhosts).flatMap(([, vhost]) =>
+    isObject(vhost.queues) ? Object.keys(vhost.queues) : [],
+  );
+  return { source, rascal: config, handlerSubscriptions, orderVhost, queues };
+}
+
+/** Dead letters: a fanout exchange and a quorum queue, consumed by the runtime's recorder. */
+function addDeadLetterTopology(config: RascalConfig, vhost: string): void {
+  const target = config.vhosts[vhost]!;
+  const exchanges = child(target, "exchanges");
+  const queues = child(target, "queues");
+  const bindings = child(target, "bindings");
+  exchanges.dead_letters ??= { type: "fanout" };
+  queues.dead_letters ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
+  bindings["dead_letters -> dead_letters"] ??= { source: "dead_letters", destination: "dead_letters", destinationType: "queue" };
+  config.publications[DEAD_LETTER_PUBLICATION] ??= {
+    vhost,
+    exchange: "dead_letters",
+    confirm: true,
+    options: { persistent: true, mandatory: true },
+  };
+  config.subscriptions[DEAD_LETTER_SUBSCRIPTION] ??= { vhost, queue: "dead_letters", prefetch: 16 };
+}
+
+/**
+ * Order timeouts: every message waits in `orders.timeout` for the same ORDER_TIMEOUT_MS
+ * (a per-message expiration, all equal, so none blocks behind another), then dead-letters
+ * into `orders.expired`, whose consumer ends the order `expired` if it is still open.
+ */
+function addOrderTimeoutTopology(config: RascalConfig, vhost: string): void {
+  const target = config.vhosts[vhost]!;
+  const exchanges = child(target, "exchanges");
+  const queues = child(target, "queues");
+  const bindings = child(target, "bindings");
+  exchanges.order_timeouts ??= { type: "fanout" };
+  queues["orders.timeout"] ??= { options: { durable: true, arguments: { "x-dead-letter-exchange": "order_timeouts" } } };
+  queues["orders.expired"] ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
+  bindings["order_timeouts -> orders.expired"] ??= {
+    source: "order_timeouts",
+    destination: "orders.expired",
+    destinationType: "queue",
+  };
+  config.publications[ORDER_TIMEOUT_PUBLICATION] ??= {
+    vhost,
+    queue: "orders.timeout",
+    confirm: true,
+    options: { persistent: true, mandatory: true },
+  };
+  config.subscriptions[ORDER_TIMEOUT_SUBSCRIPTION] ??= { vhost, queue: "orders.expired", prefetch: 16 };
+}
+
+function vhostOfQueue(config: RascalConfig, queue: string, declared: unknown, fail: (message: string) => never): string {
+  if (typeof declared === "string") {
+    if (!config.vhosts[declared]) fail(`vhost "${declared}" is not declared in vhosts`);
+    return declared;
+  }
+  const holders = Object.entries(config.vhosts)
+    .filter(([, vhost]) => isObject(vhost.queues) && queue in vhost.queues)
+    .map(([name]) => name);
+  if (holders.length === 1) return holders[0]!;
+  return fail(holders.length === 0 ? `queue "${queue}" is not declared in any vhost` : `queue "${queue}" exists in several vhosts: set "vhost"`);
+}
+
+function child(parent: Record<string, unknown>, key: string): Record<string, unknown> {
+  if (!isObject(parent[key])) parent[key] = {};
+  return parent[key] as Record<string, unknown>;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,64 @@
+import { z } from "zod";
+
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const amqpUrl = z
+  .string()
+  .refine((value) => /^amqps?:\/\//.test(value), "must be an amqp:// or amqps:// URL");
+
+const redisUrl = z
+  .string()
+  .refine((value) => /^rediss?:\/\//.test(value), "must be a redis:// or rediss:// URL");
+
+const milliseconds = z.coerce.number().int().min(1).max(2_147_483_647);
+
+/** The environment table of DESIGN.md, parsed in one place. */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  AMQP_URL: amqpUrl.optional(),
+  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  ROLE: z.enum(["api", "worker", "all"]).default("all"),
+  RASCAL_CONFIG: z.string().min(1).optional(),
+  HANDLERS_DIR: z.string().min(1).default("./handlers"),
+  ADMIN_TOKEN: z.string().min(1).optional(),
+  CALLBACK_SECRET: z.string().min(1).optional(),
+  CALLBACK_ALLOW_PRIVATE: booleanFlag.default(false),
+  SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),
+  ORDER_TIMEOUT_MS: milliseconds.default(900_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type Config = z.infer<typeof envSchema> & {
+  /** AMQP_URL, or the default when the variable is unset (rascal.json's own connection then wins). */
+  amqpUrl: string;
+  /** Whether AMQP_URL was given explicitly and therefore overrides rascal.json's connections. */
+  amqpUrlOverride: boolean;
+};
+
+export const DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Parses the environment once. Empty strings count as unset so that `VAR=` in a compose file
+ * falls back to the default instead of failing validation.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join("\n")}`);
+  }
+  return {
+    ...parsed.data,
+    amqpUrl: parsed.data.AMQP_URL ?? DEFAULT_AMQP_URL,
+    amqpUrlOverride: parsed.data.AMQP_URL !== undefined,
+  };
+}

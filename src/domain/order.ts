@@ -1,0 +1,101 @@
+import { z } from "@hono/zod-openapi";
+
+/** Accepts numbers with at most two decimals, tolerating binary floating-point noise. */
+function hasAtMostTwoDecimals(value: number): boolean {
+  const cents = value * 100;
+  return Math.abs(cents - Math.round(cents)) < 1e-6;
+}
+
+export const orderItemSchema = z
+  .strictObject({
+    sku: z.string().min(1).max(64),
+    quantity: z.number().int().min(1).max(1000),
+    unitPrice: z
+      .number()
+      .min(0)
+      .max(1e12)
+      .refine(hasAtMostTwoDecimals, "must have at most 2 decimals"),
+  })
+  .openapi("OrderItem");
+
+export const createOrderSchema = z
+  .strictObject({
+    customerId: z.string().min(1).max(64),
+    items: z.array(orderItemSchema).min(1).max(100),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "must be 3 upper-case letters")
+      .default("USD"),
+    callbackUrl: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+      .max(2048)
+      .optional(),
+  })
+  .openapi("CreateOrder", {
+    example: {
+      customerId: "c-42",
+      items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }],
+      currency: "EUR",
+      callbackUrl: "https://shop.example/hooks/orders",
+    },
+  });
+
+export type CreateOrder = z.infer<typeof createOrderSchema>;
+export type OrderItem = z.infer<typeof orderItemSchema>;
+
+export const ORDER_STATUSES = [
+  "accepted",
+  "processing",
+  "retrying",
+  "completed",
+  "dead_lettered",
+  "expired",
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly OrderStatus[] = ["completed", "dead_lettered", "expired"];
+
+const historyEntrySchema = z.object({
+  status: z.string(),
+  at: z.string(),
+  detail: z.string().optional(),
+});
+
+export const orderResourceSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(ORDER_STATUSES),
+    customerId: z.string(),
+    items: z.array(orderItemSchema),
+    currency: z.string(),
+    total: z.number(),
+    attempts: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    history: z.array(historyEntrySchema),
+    result: z.unknown().optional(),
+    error: z.object({ message: z.string(), permanent: z.boolean() }).optional(),
+    nextRetryAt: z.string().optional(),
+    callback: z.object({ status: z.string(), attempts: z.number().int() }).optional(),
+    callbackUrl: z.string().optional(),
+  })
+  .openapi("Order");
+
+export type OrderResource = z.infer<typeof orderResourceSchema>;
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+/** The message published for each accepted order: what a handler receives. */
+export interface OrderMessage {
+  orderId: string;
+  customerId: string;
+  items: OrderItem[];
+  currency: string;
+  total: number;
+  callbackUrl?: string;
+  createdAt: string;
+}
+
+/** Sums in integer cents so that 0.1 + 0.2 style errors never reach a total. */
+export function orderTotal(items: readonly OrderItem[]): number {
+  const cents = items.reduce((sum, item) => sum + Math.round(item.unitPrice * 100) * item.quantity, 0);
+  return cents / 100;
+}

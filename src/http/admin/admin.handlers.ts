@@ -1,0 +1,125 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { DeadLetters } from "../../runtime/dead-letters";
+import { ReplayError } from "../../runtime/dead-letters";
+import type { AppEnv } from "../app-env";
+import { ProblemError } from "../problem";
+import { unavailable } from "../orders/orders.handlers";
+import { bearerToken } from "./bearer-token";
+
+const deadLetterSchema = z
+  .object({
+    id: z.string(),
+    orderId: z.string().nullable(),
+    messageId: z.string(),
+    queue: z.string(),
+    reason: z.enum(["max_attempts", "permanent", "invalid_content", "redelivery_limit"]),
+    attempts: z.number().int(),
+    error: z.string(),
+    payload: z.unknown(),
+    deadLetteredAt: z.string(),
+  })
+  .openapi("DeadLetter");
+
+const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
+const security = [{ bearerAuth: [] }];
+const authFailure = { 401: { description: "Missing or wrong bearer token" } };
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/admin/dead-letters",
+  summary: "List dead letters",
+  security,
+  responses: {
+    200: { description: "Dead letters, oldest first", content: { "application/json": { schema: z.object({ items: z.array(deadLetterSchema) }) } } },
+    ...authFailure,
+  },
+});
+const replayOneRoute = createRoute({
+  method: "post",
+  path: "/admin/dead-letters/{id}/replay",
+  summary: "Replay one dead letter to the queue it came from, with fresh attempts",
+  security,
+  request: { params: idParam },
+  responses: { 202: { description: "Replayed (the broker confirmed it)" }, 404: { description: "No such dead letter" }, ...authFailure },
+});
+const replayAllRoute = createRoute({
+  method: "post",
+  path: "/admin/dead-letters/replay",
+  summary: "Replay every dead letter",
+  security,
+  responses: {
+    202: { description: "Replayed", content: { "application/json": { schema: z.object({ replayed: z.number().int() }) } } },
+    ...authFailure,
+  },
+});
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/admin/dead-letters/{id}",
+  summary: "Delete a dead letter",
+  security,
+  request: { params: idParam },
+  responses: { 204: { description: "Deleted" }, 404: { description: "No such dead letter" }, ...authFailure },
+});
+
+/** The dead-letter admin API; the CLI calls the same `DeadLetters`. */
+export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deadLetters: DeadLetters, adminToken: string | undefined): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+  app.use("/admin/*", bearerToken(adminToken));
+
+  app.openapi(listRoute, async (c) => {
+    const items = await deadLetters.list();
+    return c.json(
+      {
+        items: items.map((entry) => ({
+          id: entry.id,
+          orderId: entry.orderId,
+          messageId: entry.messageId,
+          queue: entry.queue,
+          reason: entry.reason,
+          attempts: entry.attempts,
+          error: entry.error,
+          payload: parsePayload(entry.payload),
+          deadLetteredAt: entry.deadLetteredAt,
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(replayAllRoute, async (c) => {
+    const replayed = await withReplayErrors(() => deadLetters.replayAll());
+    return c.json({ replayed }, 202);
+  });
+
+  app.openapi(replayOneRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const replayed = await withReplayErrors(() => deadLetters.replay(id));
+    if (!replayed) throw new ProblemError(404, "no dead letter with this id");
+    return c.body(null, 202);
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!(await deadLetters.get(id))) throw new ProblemError(404, "no dead letter with this id");
+    await deadLetters.remove(id);
+    return c.body(null, 204);
+  });
+}
+
+async function withReplayErrors<T>(replay: () => Promise<T>): Promise<T> {
+  try {
+    return await replay();
+  } catch (error) {
+    if (error instanceof ReplayError) throw unavailable(error.message);
+    throw error;
+  }
+}
+
+/** Orders are JSON: show them as JSON; anything else (invalid content) as the text it was. */
+function parsePayload(payload: string): unknown {
+  try {
+    return JSON.parse(payload);
+  } catch {
+    return payload;
+  }
+}

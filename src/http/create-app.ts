@@ -1,0 +1,87 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { requestId } from "hono/request-id";
+import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
+import type { AppEnv } from "./app-env";
+import { fieldErrors, problem, ProblemError } from "./problem";
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean>;
+}
+
+export interface AppOptions {
+  log: Logger;
+  metrics: Metrics;
+  readiness: () => Readiness;
+  isDraining: () => boolean;
+}
+
+/**
+ * The Hono app shared by production and tests: request ids, one log line and metrics per
+ * request, problem+json for every error, and the probes every role serves.
+ */
+export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
+  const { log, metrics } = options;
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      if (result.target === "header") {
+        throw new ProblemError(400, "invalid request header", { errors: fieldErrors(result.error.issues, "headers") });
+      }
+      const status = result.target === "json" ? 422 : 400;
+      throw new ProblemError(status, "the request failed validation", { errors: fieldErrors(result.error.issues) });
+    },
+  });
+
+  app.use(requestId({ limitLength: 128, generator: () => Bun.randomUUIDv7() }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const requestLog = log.child({ requestId: c.get("requestId") });
+    c.set("log", requestLog);
+    c.set("draining", options.isDraining());
+    await next();
+    const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+    const seconds = (performance.now() - started) / 1000;
+    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    requestLog.info(
+      { method: c.req.method, path: c.req.path, route, status: c.res.status, durationMs: Math.round(seconds * 10000) / 10 },
+      "request",
+    );
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof ProblemError) return problem(c, error);
+    const status = (error as { status?: number }).status;
+    if (status === 400 || status === 413) return problem(c, new ProblemError(status, error.message));
+    c.get("log")?.error({ err: error }, "unhandled error");
+    return problem(c, new ProblemError(500, "an unexpected error occurred"));
+  });
+  app.notFound((c) => problem(c, new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`)));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) => {
+    const readiness = options.readiness();
+    return c.json({ status: readiness.ready ? "ready" : "not ready", checks: readiness.checks }, readiness.ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+  return app;
+}
+
+/** /openapi.json from the same zod schemas that validate requests, and /docs to read it. */
+export function mountDocs(app: OpenAPIHono<AppEnv>): void {
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Order pipeline",
+      version: "0.1.0",
+      description: "HTTP order intake; orders are processed asynchronously by handlers over RabbitMQ.",
+    },
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Order pipeline API" }));
+}

@@ -1,0 +1,74 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { OrderIntake } from "../../intake/order-intake";
+import type { OrderStore } from "../../store/order-store";
+import { jsonBody } from "../middleware/json-body";
+import { ProblemError } from "../problem";
+import type { AppEnv } from "../app-env";
+import { createOrderRoute, getOrderRoute } from "./orders.routes";
+
+export const MAX_ORDER_BYTES = 64 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** Seconds a client should wait before retrying a 503. */
+const RETRY_AFTER_SECONDS = "2";
+
+export function unavailable(detail: string): ProblemError {
+  return new ProblemError(503, detail, { headers: { "Retry-After": RETRY_AFTER_SECONDS } });
+}
+
+/** POST /orders and GET /orders/{id}: served by the api and all roles. */
+export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntake, store: OrderStore): void {
+  app.use("/orders", async (c, next) => {
+    if (c.req.method === "POST") return jsonBody(MAX_ORDER_BYTES)(c, next);
+    await next();
+  });
+
+  app.openapi(createOrderRoute, async (c) => {
+    if (c.get("draining")) throw unavailable("the service is shutting down");
+    const order = c.req.valid("json");
+    const idempotencyKey = c.req.valid("header")["idempotency-key"];
+    const traceparent = c.req.header("traceparent");
+    let result;
+    try {
+      result = await intake.accept({
+        order,
+        rawBody: await c.req.json(),
+        idempotencyKey,
+        requestId: c.get("requestId"),
+        traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
+      });
+    } catch (error) {
+      c.get("log").error({ err: error }, "order intake failed");
+      throw unavailable("the order store is unavailable");
+    }
+    switch (result.kind) {
+      case "key_mismatch":
+        throw new ProblemError(422, "this Idempotency-Key was already used with a different request body");
+      case "key_in_flight":
+        throw new ProblemError(409, "a request with this Idempotency-Key is still being processed");
+      case "unavailable":
+        throw unavailable(`the broker did not take the order (${result.reason}); nothing was accepted`);
+      case "replayed":
+        c.header("Idempotent-Replayed", "true");
+        break;
+      case "accepted":
+        break;
+    }
+    c.header("Location", `/orders/${result.order.id}`);
+    return c.json(result.order, 202);
+  });
+
+  app.openapi(getOrderRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!UUID.test(id)) throw new ProblemError(404, "no order with this id");
+    let order;
+    try {
+      order = await store.get(id);
+    } catch (error) {
+      c.get("log").error({ err: error }, "order lookup failed");
+      throw unavailable("the order store is unavailable");
+    }
+    if (!order) throw new ProblemError(404, "no order with this id");
+    return c.json(order, 200);
+  });
+}

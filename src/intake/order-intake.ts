@@ -1,0 +1,88 @@
+import type { Publisher } from "../broker/publisher";
+import { PublishError } from "../broker/publisher";
+import { ORDER_PUBLICATION, ORDER_TIMEOUT_PUBLICATION } from "../broker/topology";
+import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
+import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
+import { acceptedResource, OrderStore } from "../store/order-store";
+
+export type IntakeResult =
+  | { kind: "accepted"; order: OrderResource }
+  | { kind: "replayed"; order: OrderResource }
+  | { kind: "key_mismatch" }
+  | { kind: "key_in_flight" }
+  | { kind: "unavailable"; reason: string };
+
+export interface IntakeRequest {
+  order: CreateOrder;
+  /** The body exactly as sent, for the idempotency fingerprint. */
+  rawBody: unknown;
+  idempotencyKey?: string;
+  requestId: string;
+  traceparent?: string;
+}
+
+/**
+ * Accepting an order: record it, publish it, and answer "accepted" only once the broker
+ * confirmed the persistent message and routed it. An order the broker did not take is
+ * removed again, so a 503 leaves nothing behind.
+ */
+export class OrderIntake {
+  constructor(
+    private readonly store: OrderStore,
+    private readonly publisher: Publisher,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly orderTimeoutMs: number,
+  ) {}
+
+  async accept(request: IntakeRequest): Promise<IntakeResult> {
+    const orderId = Bun.randomUUIDv7();
+    const createdAt = new Date().toISOString();
+    const doc = OrderStore.document(request.order);
+    const idem = request.idempotencyKey ? OrderStore.idempotencyClaim(request.idempotencyKey, request.rawBody) : undefined;
+
+    const created = await this.store.create(orderId, doc, createdAt, idem);
+    if (created.kind === "mismatch") return { kind: "key_mismatch" };
+    if (created.kind === "in_flight") return { kind: "key_in_flight" };
+    if (created.kind === "replay") {
+      const order = await this.store.initialSnapshot(created.orderId);
+      // The replayed order's record has expired while its key has not: treat as unknown.
+      if (!order) return { kind: "unavailable", reason: "replayed order is no longer stored" };
+      return { kind: "replayed", order };
+    }
+
+    const message: OrderMessage = { orderId, ...doc, createdAt };
+    const headers: Record<string, string> = { "x-request-id": request.requestId, "x-order-id": orderId };
+    if (request.traceparent) headers.traceparent = request.traceparent;
+    try {
+      await this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
+    } catch (error) {
+      const reason = error instanceof PublishError ? error.reason : "error";
+      // A worker that already received the message proves the broker routed it.
+      if ((await this.store.reject(orderId, idem)) === "rejected") {
+        this.log.warn({ orderId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
+        return { kind: "unavailable", reason };
+      }
+    }
+    if (idem) {
+      // The order is accepted either way; a repeat meanwhile gets 409 until the key expires.
+      await this.store.confirm(idem).catch((error: unknown) => this.log.error({ orderId, err: error }, "idempotency key not confirmed"));
+    }
+    this.metrics.ordersAccepted.inc();
+    this.metrics.messagesPublished.inc({ publication: ORDER_PUBLICATION });
+    this.scheduleTimeout(orderId, headers);
+    return { kind: "accepted", order: acceptedResource(orderId, doc, createdAt) };
+  }
+
+  /**
+   * The order-timeout message is a safety net, not part of acceptance: the 202 does not wait
+   * for its confirm, and a failure is logged (the order still completes or dead-letters).
+   */
+  private scheduleTimeout(orderId: string, headers: Record<string, string>): void {
+    this.publisher
+      .publish(ORDER_TIMEOUT_PUBLICATION, { orderId }, { messageId: `${orderId}:timeout`, headers, expirationMs: this.orderTimeoutMs })
+      .then(() => this.metrics.messagesPublished.inc({ publication: ORDER_TIMEOUT_PUBLICATION }))
+      .catch((error: unknown) => this.log.warn({ orderId, err: error }, "order timeout not scheduled"));
+  }
+}

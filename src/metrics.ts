@@ -1,0 +1,57 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** The metric names of DESIGN.md; one registry per service instance so tests stay apart. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "HTTP requests by method, matched route and status",
+      labelNames: ["method", "route", "status"] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request duration",
+      labelNames: ["method", "route"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    ordersAccepted: new Counter({
+      name: "orders_accepted_total",
+      help: "Orders answered 202 (confirmed and routed by the broker)",
+      registers: [registry],
+    }),
+    messagesPublished: new Counter({
+      name: "messages_published_total",
+      help: "Messages confirmed by the broker, by publication",
+      labelNames: ["publication"] as const,
+      registers: [registry],
+    }),
+    messagesConsumed: new Counter({
+      name: "messages_consumed_total",
+      help: "Messages consumed, by subscription and outcome",
+      labelNames: ["subscription", "outcome"] as const,
+      registers: [registry],
+    }),
+    handlerDuration: new Histogram({
+      name: "handler_duration_seconds",
+      help: "Handler run time",
+      labelNames: ["subscription"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    queueMessages: new Gauge({
+      name: "queue_messages",
+      help: "Messages ready in each queue, as last read from the broker",
+      labelNames: ["queue"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export type ConsumeOutcome = "completed" | "retried" | "dead_lettered" | "duplicate" | "dropped";

@@ -1,0 +1,78 @@
+import type { Publisher } from "../broker/publisher";
+import type { SubscriptionPlan } from "../broker/topology";
+import type { Logger } from "../log";
+import type { DeadLetter, DeadLetterStore } from "../store/dead-letter-store";
+import type { MessageLedger } from "../store/message-ledger";
+
+export class ReplayError extends Error {
+  override name = "ReplayError";
+}
+
+/**
+ * What operators do with dead letters (admin API and CLI share it). A replay re-opens the
+ * message (fresh attempts, dedup cleared, the order back to `accepted` with a `replayed`
+ * history entry), sends it to the queue it came from, and removes the dead letter only once
+ * the broker confirmed the republish.
+ */
+export class DeadLetters {
+  constructor(
+    private readonly store: DeadLetterStore,
+    private readonly ledger: MessageLedger,
+    private readonly publisher: Publisher,
+    private readonly plans: ReadonlyMap<string, SubscriptionPlan>,
+    private readonly orderSubscription: string,
+    private readonly log: Logger,
+  ) {}
+
+  list(): Promise<DeadLetter[]> {
+    return this.store.list();
+  }
+
+  get(id: string): Promise<DeadLetter | undefined> {
+    return this.store.get(id);
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.store.remove(id);
+  }
+
+  /** Returns false when there is no such dead letter; throws ReplayError when the broker refused. */
+  async replay(id: string): Promise<boolean> {
+    const entry = await this.store.get(id);
+    if (!entry) return false;
+    const plan = this.plans.get(entry.subscription);
+    if (!plan) throw new ReplayError(`dead letter ${id} belongs to subscription "${entry.subscription}", which rascal.json no longer declares`);
+    const ref = {
+      subscription: entry.subscription,
+      messageId: entry.messageId,
+      orderId: entry.subscription === this.orderSubscription && entry.orderId ? entry.orderId : undefined,
+    };
+    const now = new Date().toISOString();
+    await this.ledger.reopen(ref, now);
+    try {
+      await this.publisher.publish(plan.retry.requeuePublication, Buffer.from(entry.payload, "utf8"), {
+        messageId: entry.messageId,
+        headers: entry.headers,
+        contentType: entry.contentType ?? undefined,
+      });
+    } catch (error) {
+      // Not replayed after all: the message stays a dead letter and its order says so again.
+      await this.ledger.finish(ref, "dead_lettered", new Date().toISOString(), {
+        error: JSON.stringify({ message: entry.error, permanent: entry.reason === "permanent" || entry.reason === "invalid_content" }),
+      }, "replay failed");
+      throw new ReplayError(`replay of ${id} was not confirmed by the broker: ${(error as Error).message}`);
+    }
+    await this.store.remove(id);
+    this.log.info({ deadLetterId: id, orderId: entry.orderId, messageId: entry.messageId, queue: entry.queue }, "dead letter replayed");
+    return true;
+  }
+
+  /** Replays every dead letter; stops at the first the broker refuses. Returns how many went. */
+  async replayAll(): Promise<number> {
+    let replayed = 0;
+    for (const entry of await this.store.list(100_000)) {
+      if (await this.replay(entry.id)) replayed += 1;
+    }
+    return replayed;
+  }
+}

@@ -1,0 +1,53 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Handler } from "../handler";
+import type { SubscriptionPlan } from "../broker/topology";
+import { builtInHandlers } from "./builtin-handlers";
+
+export class HandlerLoadError extends Error {
+  override name = "HandlerLoadError";
+}
+
+const EXTENSIONS = [".ts", ".js", ".mjs"];
+
+/**
+ * Loads every handler named in rascal.json before anything is consumed: a file in
+ * `handlersDir` wins, then the handlers built into the binary. Fails naming the file and key.
+ */
+export async function loadHandlers(
+  plans: readonly SubscriptionPlan[],
+  handlersDir: string,
+  source: string,
+  builtIns: Record<string, unknown> = builtInHandlers,
+): Promise<Map<string, Handler>> {
+  const loaded = new Map<string, Handler>();
+  for (const plan of plans) {
+    const name = plan.handler!;
+    if (loaded.has(name)) continue;
+    const key = `${source}: subscriptions.${plan.name}.handler`;
+    const file = EXTENSIONS.map((extension) => resolve(join(handlersDir, `${name}${extension}`))).find((path) => existsSync(path));
+    let module: unknown;
+    let where: string;
+    if (file) {
+      where = file;
+      try {
+        module = await import(file);
+      } catch (error) {
+        throw new HandlerLoadError(`${key}: handler file ${file} failed to load: ${(error as Error).message}`);
+      }
+    } else if (name in builtIns) {
+      where = `built-in handler "${name}"`;
+      module = builtIns[name];
+    } else {
+      throw new HandlerLoadError(
+        `${key}: unknown handler "${name}": no file ${join(handlersDir, `${name}.ts`)} and no built-in handler of that name`,
+      );
+    }
+    const handler = (module as { default?: unknown } | undefined)?.default;
+    if (typeof handler !== "function") {
+      throw new HandlerLoadError(`${key}: ${where} must have a default export that is a function (found ${typeof handler})`);
+    }
+    loaded.set(name, handler as Handler);
+  }
+  return loaded;
+}

@@ -1,0 +1,274 @@
+import { z } from "zod";
+import type { Publisher } from "../broker/publisher";
+import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
+import type { Handler, HandlerContext } from "../handler";
+import type { Logger } from "../log";
+import type { ConsumeOutcome, Metrics } from "../metrics";
+import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
+import { jitteredBackoff, retryDelay, sleep } from "./backoff";
+import { DL_HEADERS, type DeadLetterReason } from "./dead-letter-reason";
+import { carriedHeaders } from "./message-headers";
+import { isPermanent } from "./permanent-error";
+import type Redis from "ioredis";
+
+/** The parts of an AMQP message the runtime reads. */
+export interface IncomingMessage {
+  content: Buffer;
+  properties: { messageId?: string; contentType?: string; headers?: Record<string, unknown> };
+  fields?: { redelivered?: boolean };
+}
+
+export type Settlement = "ack" | "requeue";
+
+export interface ProcessorDeps {
+  publisher: Publisher;
+  ledger: MessageLedger;
+  metrics: Metrics;
+  log: Logger;
+  redis: Redis;
+  /** Aborted on shutdown: waits end, handlers are told to stop early. */
+  shutdown: AbortSignal;
+  /** Called when an order ends dead-lettered, to announce it. */
+  onOrderDeadLettered?: (orderId: string, headers: Record<string, string>) => Promise<void>;
+}
+
+const orderMessageSchema = z.object({
+  orderId: z.uuid(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number(), unitPrice: z.number() })).min(1),
+});
+
+/**
+ * Runs one subscription's messages through its handler with the runtime's guarantees: dedup
+ * and attempt counting in Redis before the handler starts, a heartbeat on the claim while it
+ * runs, and afterwards exactly one of completed / retry tier / dead letter before the ack.
+ */
+export class MessageProcessor {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly plan: SubscriptionPlan,
+    private readonly handler: Handler,
+    /** Whether this subscription's messages are orders whose status it drives. */
+    private readonly tracksOrders: boolean,
+    private readonly deps: ProcessorDeps,
+  ) {
+    this.log = deps.log.child({ subscription: plan.name });
+  }
+
+  async process(message: IncomingMessage, content: unknown): Promise<Settlement> {
+    const messageId = message.properties.messageId;
+    const headers = carriedHeaders(message.properties.headers);
+    if (!messageId || !/^[\x21-\x7e]{1,200}$/.test(messageId)) {
+      return this.deadLetter(message, { subscription: this.plan.name, messageId: "missing" }, "invalid_content", "message has no valid messageId", 0, headers);
+    }
+    let orderId: string | undefined;
+    if (this.tracksOrders) {
+      const parsed = orderMessageSchema.safeParse(content);
+      if (!parsed.success) {
+        return this.deadLetter(message, { subscription: this.plan.name, messageId }, "invalid_content", `not an order message: ${parsed.error.issues[0]?.message}`, 0, headers);
+      }
+      orderId = parsed.data.orderId;
+    }
+    const ref: MessageRef = { subscription: this.plan.name, messageId, orderId };
+    const log = this.log.child({ messageId, orderId, requestId: headers["x-request-id"] });
+
+    const claim = await this.claim(ref, log);
+    if (!claim) return "requeue";
+    if (claim.kind === "duplicate" || claim.kind === "dropped") {
+      log.info({ outcome: claim.kind, detail: claim.detail }, `message ${claim.kind}`);
+      this.count(claim.kind);
+      return "ack";
+    }
+    if (claim.kind === "busy") return "requeue";
+
+    const attempt = claim.attempt;
+    const attemptLog = log.child({ attempt });
+    if (attempt > this.plan.retry.maxAttempts) {
+      // Earlier starts never reported back: the handler keeps crashing its process.
+      return this.deadLetter(message, ref, "redelivery_limit", `handler started ${attempt - 1} times without finishing`, attempt - 1, headers);
+    }
+    return this.run(message, content, ref, attempt, headers, attemptLog);
+  }
+
+  /** Content Rascal could not parse: dead-lettered, the consumer keeps going. */
+  async invalidContent(message: IncomingMessage, error: Error): Promise<Settlement> {
+    const ref = { subscription: this.plan.name, messageId: message.properties.messageId ?? "missing" };
+    return this.deadLetter(message, ref, "invalid_content", `unparseable content: ${error.message}`, 0, carriedHeaders(message.properties.headers));
+  }
+
+  private async run(
+    message: IncomingMessage,
+    content: unknown,
+    ref: MessageRef,
+    attempt: number,
+    headers: Record<string, string>,
+    log: Logger,
+  ): Promise<Settlement> {
+    const heartbeat = setInterval(() => {
+      this.deps.ledger.extend(ref).then(
+        (kept) => kept || log.warn("lost the claim on this message while its handler runs"),
+        (error: unknown) => log.warn({ err: error }, "could not extend the claim"),
+      );
+    }, Math.max(100, Math.floor(this.deps.ledger.leaseMs / 3)));
+
+    const started = performance.now();
+    let result: unknown;
+    let failure: unknown;
+    try {
+      result = await this.handler(content, this.context(ref, attempt, message, headers, log));
+    } catch (error) {
+      failure = error ?? new Error("handler threw a non-error value");
+    } finally {
+      clearInterval(heartbeat);
+    }
+    const durationMs = performance.now() - started;
+    this.deps.metrics.handlerDuration.observe({ subscription: this.plan.name }, durationMs / 1000);
+
+    if (failure === undefined) {
+      const fields = { result: result === undefined ? "" : JSON.stringify(result), error: "", nextRetryAt: "" };
+      const recorded = await this.record(() => this.deps.ledger.finish(ref, "completed", now(), fields), log);
+      // Shut down before the completion was recorded: the redelivery will run the handler again.
+      if (recorded === undefined) return "requeue";
+      log.info({ outcome: "completed", durationMs: round(durationMs) }, "message completed");
+      this.count("completed");
+      return "ack";
+    }
+
+    const errorMessage = failure instanceof Error ? failure.message : String(failure);
+    if (isPermanent(failure)) return this.deadLetter(message, ref, "permanent", errorMessage, attempt, headers, log);
+    if (attempt >= this.plan.retry.maxAttempts) return this.deadLetter(message, ref, "max_attempts", errorMessage, attempt, headers, log);
+    return this.retry(message, ref, attempt, errorMessage, headers, log, durationMs);
+  }
+
+  private async retry(
+    message: IncomingMessage,
+    ref: MessageRef,
+    attempt: number,
+    errorMessage: string,
+    headers: Record<string, string>,
+    log: Logger,
+    durationMs: number,
+  ): Promise<Settlement> {
+    const { tier, delayMs } = retryDelay(this.plan.retry.delays, attempt);
+    try {
+      await this.deps.publisher.publish(this.plan.retry.publications[tier]!, message.content, {
+        messageId: ref.messageId,
+        headers,
+        contentType: message.properties.contentType,
+      });
+    } catch (error) {
+      log.warn({ err: error }, "could not schedule the retry; the message goes back to its queue");
+      await this.deps.ledger.release(ref).catch(() => {});
+      return "requeue";
+    }
+    const nextRetryAt = new Date(Date.now() + delayMs).toISOString();
+    const fields = { error: JSON.stringify({ message: errorMessage, permanent: false }), nextRetryAt };
+    // The retry is already queued: a failed status write must not requeue a second copy.
+    await this.record(() => this.deps.ledger.finish(ref, "retrying", now(), fields, errorMessage), log);
+    log.warn({ outcome: "retried", error: errorMessage, delayMs, nextRetryAt, durationMs: round(durationMs) }, "handler failed; retry scheduled");
+    this.count("retried");
+    return "ack";
+  }
+
+  private async deadLetter(
+    message: IncomingMessage,
+    ref: MessageRef,
+    reason: DeadLetterReason,
+    errorMessage: string,
+    attempts: number,
+    headers: Record<string, string>,
+    log: Logger = this.log.child({ messageId: ref.messageId, orderId: ref.orderId }),
+  ): Promise<Settlement> {
+    try {
+      await this.deps.publisher.publish(DEAD_LETTER_PUBLICATION, message.content, {
+        messageId: ref.messageId,
+        contentType: message.properties.contentType,
+        headers: {
+          ...headers,
+          [DL_HEADERS.reason]: reason,
+          [DL_HEADERS.error]: errorMessage.slice(0, 2000),
+          [DL_HEADERS.attempts]: attempts,
+          [DL_HEADERS.subscription]: this.plan.name,
+          [DL_HEADERS.queue]: this.plan.queue,
+        },
+      });
+    } catch (error) {
+      log.warn({ err: error }, "could not dead-letter the message; it goes back to its queue");
+      return "requeue";
+    }
+    if (ref.messageId !== "missing") {
+      const permanent = reason !== "max_attempts" && reason !== "redelivery_limit";
+      const fields = { error: JSON.stringify({ message: errorMessage, permanent }), nextRetryAt: "" };
+      const transitioned = await this.record(() => this.deps.ledger.finish(ref, "dead_lettered", now(), fields, reason), log);
+      if (transitioned && ref.orderId) {
+        await this.deps.onOrderDeadLettered?.(ref.orderId, headers).catch((error: unknown) =>
+          log.warn({ err: error }, "order.dead_lettered event not published"),
+        );
+      }
+    }
+    log.error({ outcome: "dead_lettered", reason, error: errorMessage, attempts }, "message dead-lettered");
+    this.count("dead_lettered");
+    return "ack";
+  }
+
+  private context(ref: MessageRef, attempt: number, message: IncomingMessage, headers: Record<string, string>, log: Logger): HandlerContext {
+    let published = 0;
+    return {
+      messageId: ref.messageId,
+      attempt,
+      headers: { ...(message.properties.headers ?? {}) },
+      log,
+      subscription: this.plan.name,
+      orderId: ref.orderId,
+      redis: this.deps.redis,
+      signal: this.deps.shutdown,
+      publish: async (publication, payload, options) => {
+        published += 1;
+        const messageId = options?.messageId ?? `${ref.messageId}:${publication}:${published}`;
+        await this.deps.publisher.publish(publication, payload, { messageId, headers });
+        this.deps.metrics.messagesPublished.inc({ publication });
+      },
+    };
+  }
+
+  /**
+   * Claims the message, waiting out a Redis outage (no ack without a dedup decision) and a
+   * claim held by another worker. Undefined means: give the message back (shutdown).
+   */
+  private async claim(ref: MessageRef, log: Logger): Promise<ClaimResult | undefined> {
+    for (let step = 0; !this.deps.shutdown.aborted; step++) {
+      let result: ClaimResult;
+      try {
+        result = await this.deps.ledger.claim(ref, now());
+      } catch (error) {
+        if (step === 0) log.warn({ err: error }, "Redis unavailable; holding the message until it is back");
+        await sleep(jitteredBackoff(step));
+        continue;
+      }
+      if (result.kind !== "busy") return result;
+      if (step === 0) log.info({ holder: result.holder }, "message is running elsewhere; waiting for that run to end");
+      await sleep(Math.min(1000, this.deps.ledger.leaseMs));
+    }
+    return undefined;
+  }
+
+  /** Writes a status, retrying through a Redis outage; undefined if shutdown came first. */
+  private async record(write: () => Promise<boolean>, log: Logger): Promise<boolean | undefined> {
+    for (let step = 0; ; step++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (this.deps.shutdown.aborted) return undefined;
+        if (step === 0) log.warn({ err: error }, "Redis unavailable; retrying the status write");
+        await sleep(jitteredBackoff(step));
+      }
+    }
+  }
+
+  private count(outcome: ConsumeOutcome): void {
+    this.deps.metrics.messagesConsumed.inc({ subscription: this.plan.name, outcome });
+  }
+}
+
+const now = () => new Date().toISOString();
+const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -1,0 +1,20 @@
+/**
+ * Every Redis key the service uses, built only from validated ids (UUIDs, subscription names
+ * from rascal.json) or hashes of client input, never from raw client strings.
+ */
+export const keys = {
+  order: (orderId: string) => `order:${orderId}`,
+  history: (orderId: string) => `order:${orderId}:history`,
+  idempotency: (keyHash: string) => `idem:${keyHash}`,
+  message: (subscription: string, messageId: string) => `msg:${subscription}:${messageId}`,
+  lease: (subscription: string, messageId: string) => `lease:${subscription}:${messageId}`,
+  deadLetter: (id: string) => `dl:${id}`,
+  deadLetterIndex: () => "dl:index",
+  stock: (sku: string) => `stock:${sku}`,
+  reservation: (orderId: string) => `reservation:${orderId}`,
+};
+
+/** How long finished orders, their history and message dedup markers are kept. */
+export const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Idempotency keys are kept 24 h (IETF httpapi-idempotency-key draft). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;

@@ -1,0 +1,114 @@
+import type Redis from "ioredis";
+import { keys, RETENTION_MS } from "./keys";
+import { historyEntry } from "./order-store";
+import { runScript } from "./run-script";
+import { CLAIM, EXTEND_LEASE, FINISH, RELEASE_LEASE, REOPEN } from "./scripts";
+
+export type ClaimResult =
+  | { kind: "run"; attempt: number }
+  | { kind: "duplicate"; detail: string }
+  | { kind: "busy"; holder: string }
+  | { kind: "dropped"; detail: string };
+
+export type FinishOutcome = "completed" | "retrying" | "dead_lettered";
+
+export interface MessageRef {
+  subscription: string;
+  messageId: string;
+  /** The order whose status this message drives, when the subscription tracks orders. */
+  orderId?: string;
+}
+
+/**
+ * Per-subscription message bookkeeping in Redis: dedup markers, attempt counters, the lease
+ * that keeps a message from running twice at once, and the order status that goes with them.
+ */
+export class MessageLedger {
+  constructor(
+    private readonly redis: Redis,
+    /** Identifies this worker process in leases. */
+    private readonly owner: string,
+    readonly leaseMs: number,
+  ) {}
+
+  private keysOf(ref: MessageRef): string[] {
+    const orderId = ref.orderId ?? "-";
+    return [
+      keys.message(ref.subscription, ref.messageId),
+      keys.lease(ref.subscription, ref.messageId),
+      keys.order(orderId),
+      keys.history(orderId),
+    ];
+  }
+
+  async claim(ref: MessageRef, now: string): Promise<ClaimResult> {
+    const [kind, detail] = (await runScript(this.redis, "ledgerClaim", CLAIM, this.keysOf(ref), [
+      this.owner,
+      now,
+      ref.orderId ? "1" : "0",
+      this.leaseMs,
+      historyEntry("processing", now),
+      RETENTION_MS,
+    ])) as [string, string];
+    switch (kind) {
+      case "run":
+        return { kind, attempt: Number(detail) };
+      case "duplicate":
+      case "dropped":
+        return { kind, detail };
+      case "busy":
+        return { kind, holder: detail };
+      default:
+        throw new Error(`unexpected claim answer ${kind}`);
+    }
+  }
+
+  /** Heartbeat: keeps the lease while the handler runs; false when it was lost. */
+  async extend(ref: MessageRef): Promise<boolean> {
+    const extended = await runScript(this.redis, "ledgerExtend", EXTEND_LEASE, [keys.lease(ref.subscription, ref.messageId)], [
+      this.owner,
+      this.leaseMs,
+    ]);
+    return extended === 1;
+  }
+
+  async release(ref: MessageRef): Promise<void> {
+    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [keys.lease(ref.subscription, ref.messageId)], [this.owner]);
+  }
+
+  /**
+   * Records the end of one handler start. `fields` go to the order hash; an empty string
+   * removes the field. Returns true when the order took the new status.
+   */
+  async finish(
+    ref: MessageRef,
+    outcome: FinishOutcome,
+    now: string,
+    fields: Record<string, string>,
+    detail?: string,
+  ): Promise<boolean> {
+    const args: (string | number)[] = [
+      this.owner,
+      now,
+      ref.orderId ? "1" : "0",
+      outcome,
+      historyEntry(outcome, now, detail),
+      RETENTION_MS,
+    ];
+    for (const [field, value] of Object.entries(fields)) args.push(field, value);
+    return (await runScript(this.redis, "ledgerFinish", FINISH, this.keysOf(ref), args)) === 1;
+  }
+
+  /** Clears dedup and attempts so that a replayed message runs again; re-opens its order. */
+  async reopen(ref: MessageRef, now: string): Promise<boolean> {
+    const orderId = ref.orderId ?? "-";
+    const reopened = await runScript(
+      this.redis,
+      "ledgerReopen",
+      REOPEN,
+      [keys.message(ref.subscription, ref.messageId), keys.order(orderId), keys.history(orderId)],
+      [now, historyEntry("replayed", now), ref.orderId ? "1" : "0", RETENTION_MS],
+    );
+    return reopened === 1;
+  }
+}

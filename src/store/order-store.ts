@@ -1,0 +1,160 @@
+import { createHash } from "node:crypto";
+import type Redis from "ioredis";
+import type { CreateOrder, HistoryEntry, OrderResource, OrderStatus } from "../domain/order";
+import { orderTotal } from "../domain/order";
+import { IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
+import { runScript } from "./run-script";
+import { CONFIRM_ORDER, CREATE_ORDER, EXPIRE_ORDER, REJECT_ORDER } from "./scripts";
+
+/** The immutable part of an order, stored once as JSON. */
+export interface OrderDocument {
+  customerId: string;
+  items: CreateOrder["items"];
+  currency: string;
+  total: number;
+  callbackUrl?: string;
+}
+
+export type CreateResult =
+  | { kind: "created" }
+  | { kind: "replay"; orderId: string }
+  | { kind: "mismatch" }
+  | { kind: "in_flight" };
+
+export interface IdempotencyClaim {
+  /** SHA-256 of the client's key: the Redis key never contains client text. */
+  keyHash: string;
+  /** SHA-256 of the canonical JSON body. */
+  fingerprint: string;
+}
+
+export function historyEntry(status: string, at: string, detail?: string): string {
+  return JSON.stringify(detail === undefined ? { status, at } : { status, at, detail });
+}
+
+/** Order records and idempotency keys in Redis. */
+export class OrderStore {
+  constructor(private readonly redis: Redis) {}
+
+  static document(order: CreateOrder): OrderDocument {
+    const doc: OrderDocument = {
+      customerId: order.customerId,
+      items: order.items,
+      currency: order.currency,
+      total: orderTotal(order.items),
+    };
+    if (order.callbackUrl !== undefined) doc.callbackUrl = order.callbackUrl;
+    return doc;
+  }
+
+  static idempotencyClaim(key: string, body: unknown): IdempotencyClaim {
+    return {
+      keyHash: sha256(key),
+      fingerprint: sha256(canonicalJson(body)),
+    };
+  }
+
+  /** Writes the order as `accepted` before it is published, claiming the idempotency key with it. */
+  async create(orderId: string, doc: OrderDocument, createdAt: string, idem?: IdempotencyClaim): Promise<CreateResult> {
+    const orderKeys = [keys.order(orderId), keys.history(orderId)];
+    const args: (string | number)[] = [JSON.stringify(doc), createdAt, historyEntry("accepted", createdAt), RETENTION_MS];
+    if (idem) {
+      orderKeys.push(keys.idempotency(idem.keyHash));
+      args.push(idem.fingerprint, orderId, IDEMPOTENCY_TTL_MS);
+    }
+    const [kind, replayId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [string, string?];
+    if (kind === "replay") return { kind, orderId: replayId! };
+    if (kind === "created" || kind === "mismatch" || kind === "in_flight") return { kind };
+    throw new Error(`order id collision for ${orderId}`);
+  }
+
+  /** The broker confirmed: repeats of this idempotent request now replay it. */
+  async confirm(idem: IdempotencyClaim): Promise<void> {
+    await runScript(this.redis, "orderConfirm", CONFIRM_ORDER, [keys.idempotency(idem.keyHash)], []);
+  }
+
+  /**
+   * The broker did not take the order: remove it (and free the idempotency key) unless a worker
+   * already received the message. Returns "taken" in that case.
+   */
+  async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken"> {
+    const orderKeys = [keys.order(orderId), keys.history(orderId)];
+    if (idem) orderKeys.push(keys.idempotency(idem.keyHash));
+    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [])) as "rejected" | "taken";
+  }
+
+  async get(orderId: string): Promise<OrderResource | undefined> {
+    const [[hashError, hash], [listError, history]] = (await this.redis
+      .multi()
+      .hgetall(keys.order(orderId))
+      .lrange(keys.history(orderId), 0, -1)
+      .exec()) as [[Error | null, Record<string, string>], [Error | null, string[]]];
+    if (hashError) throw hashError;
+    if (listError) throw listError;
+    if (!hash.doc) return undefined;
+    return toResource(orderId, hash, history);
+  }
+
+  /** The resource as the first 202 showed it, for idempotent replays. */
+  async initialSnapshot(orderId: string): Promise<OrderResource | undefined> {
+    const hash = await this.redis.hmget(keys.order(orderId), "doc", "createdAt");
+    const [doc, createdAt] = hash;
+    if (!doc || !createdAt) return undefined;
+    return acceptedResource(orderId, JSON.parse(doc) as OrderDocument, createdAt);
+  }
+
+  /** Ends an unfinished order `expired`; returns whether it changed. */
+  async expire(orderId: string, now: string, detail: string): Promise<boolean> {
+    const changed = await runScript(this.redis, "orderExpire", EXPIRE_ORDER, [keys.order(orderId), keys.history(orderId)], [
+      now,
+      historyEntry("expired", now, detail),
+    ]);
+    return changed === 1;
+  }
+}
+
+export function acceptedResource(orderId: string, doc: OrderDocument, createdAt: string): OrderResource {
+  return {
+    id: orderId,
+    status: "accepted",
+    ...doc,
+    attempts: 0,
+    createdAt,
+    updatedAt: createdAt,
+    history: [{ status: "accepted", at: createdAt }],
+  };
+}
+
+function toResource(orderId: string, hash: Record<string, string>, history: string[]): OrderResource {
+  const doc = JSON.parse(hash.doc!) as OrderDocument;
+  const resource: OrderResource = {
+    id: orderId,
+    status: hash.status as OrderStatus,
+    ...doc,
+    attempts: Number(hash.attempts ?? 0),
+    createdAt: hash.createdAt!,
+    updatedAt: hash.updatedAt ?? hash.createdAt!,
+    history: history.map((entry) => JSON.parse(entry) as HistoryEntry),
+  };
+  if (hash.result !== undefined) resource.result = JSON.parse(hash.result);
+  if (hash.error !== undefined) resource.error = JSON.parse(hash.error);
+  if (hash.nextRetryAt !== undefined) resource.nextRetryAt = hash.nextRetryAt;
+  if (hash.callback !== undefined) resource.callback = JSON.parse(hash.callback);
+  return resource;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** JSON with object keys sorted, so that key order does not change the fingerprint. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,144 @@
+/**
+ * Lua scripts: each order or message transition is one atomic round trip to Redis, so two
+ * workers (or a worker and the intake) can never interleave half a transition.
+ * Shared convention: KEYS = msg, lease, order, history; ARGV[1] = owner, ARGV[2] = now (ISO),
+ * ARGV[3] = "1" when the subscription tracks order status.
+ */
+
+const TERMINAL = `local terminal = { completed = true, dead_lettered = true, expired = true }`;
+
+/** KEYS: order, history, idem? · ARGV: doc, now, entry, retentionMs, fingerprint?, idemTtlMs? */
+export const CREATE_ORDER = `
+if #KEYS == 3 then
+  local existing = redis.call('HMGET', KEYS[3], 'fingerprint', 'orderId', 'state')
+  if existing[1] then
+    if existing[1] ~= ARGV[5] then return {'mismatch'} end
+    if existing[3] ~= 'done' then return {'in_flight'} end
+    return {'replay', existing[2]}
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0, 'createdAt', ARGV[2], 'updatedAt', ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if #KEYS == 3 then
+  redis.call('HSET', KEYS[3], 'fingerprint', ARGV[5], 'orderId', ARGV[6], 'state', 'pending')
+  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+end
+return {'created'}
+`;
+
+/** KEYS: idem · marks the idempotent request finished so that repeats replay it. */
+export const CONFIRM_ORDER = `
+redis.call('HSET', KEYS[1], 'state', 'done')
+return 1
+`;
+
+/**
+ * KEYS: order, history, idem? · the broker did not take the order: it must not exist, unless a
+ * worker already received its message (then the broker had routed it and it goes ahead).
+ */
+export const REJECT_ORDER = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and status ~= 'accepted' then return 'taken' end
+redis.call('DEL', KEYS[1], KEYS[2])
+if #KEYS == 3 then redis.call('DEL', KEYS[3]) end
+return 'rejected'
+`;
+
+/** KEYS: msg, lease, order, history · ARGV: owner, now, track, leaseMs, entry, retentionMs */
+export const CLAIM = `
+${TERMINAL}
+local done = redis.call('HGET', KEYS[1], 'done')
+if done then return {'duplicate', done} end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return {'busy', holder} end
+if ARGV[3] == '1' then
+  local status = redis.call('HGET', KEYS[3], 'status')
+  if not status then return {'dropped', 'unknown order'} end
+  if status == 'expired' then return {'dropped', 'expired'} end
+  if terminal[status] then return {'duplicate', status} end
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[3], 'status', 'processing', 'attempts', attempts, 'updatedAt', ARGV[2])
+  redis.call('HDEL', KEYS[3], 'nextRetryAt')
+  redis.call('RPUSH', KEYS[4], ARGV[5])
+end
+return {'run', tostring(attempts)}
+`;
+
+/** KEYS: lease · ARGV: owner, leaseMs · extends a claim only while we still own it. */
+export const EXTEND_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** KEYS: lease · ARGV: owner · gives a claim back (crash-free early exit, shutdown). */
+export const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * Ends a message: KEYS msg, lease, order, history · ARGV owner, now, track, outcome, entry,
+ * retentionMs, then field/value pairs for the order hash.
+ * outcome 'completed' | 'dead_lettered' ends it (later copies are duplicates);
+ * 'retrying' only releases the claim. Returns 1 when the order took the new status.
+ */
+export const FINISH = `
+${TERMINAL}
+local outcome = ARGV[4]
+if outcome ~= 'retrying' then
+  redis.call('HSET', KEYS[1], 'done', outcome)
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if ARGV[3] ~= '1' then return 1 end
+local status = redis.call('HGET', KEYS[3], 'status')
+if not status or terminal[status] then return 0 end
+redis.call('HSET', KEYS[3], 'status', outcome, 'updatedAt', ARGV[2])
+for i = 7, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[3], ARGV[i]) else redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+end
+redis.call('RPUSH', KEYS[4], ARGV[5])
+if terminal[outcome] then
+  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
+end
+return 1
+`;
+
+/** KEYS: order, history · ARGV: now, entry · ends an unfinished order 'expired'. */
+export const EXPIRE_ORDER = `
+${TERMINAL}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or terminal[status] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'expired', 'updatedAt', ARGV[1])
+redis.call('HDEL', KEYS[1], 'nextRetryAt')
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: msg, order, history · ARGV: now, entry, track, retentionMs · re-opens a dead-lettered message for a
+ * replay: attempts start again from 0 and the dedup marker is cleared.
+ */
+export const REOPEN = `
+redis.call('DEL', KEYS[1])
+if ARGV[3] ~= '1' then return 1 end
+local status = redis.call('HGET', KEYS[2], 'status')
+if status ~= 'dead_lettered' then return 0 end
+redis.call('HSET', KEYS[2], 'status', 'accepted', 'attempts', 0, 'updatedAt', ARGV[1])
+redis.call('HDEL', KEYS[2], 'error', 'nextRetryAt')
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+`;
