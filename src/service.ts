@@ -51,8 +51,11 @@ export interface Service {
   metrics: Metrics;
   deadLetters: DeadLetters;
   log: Logger;
-  /** Graceful stop: refuse new orders, drain handlers, close connections. */
-  stop(): Promise<void>;
+  /**
+   * Graceful stop: refuse new orders, drain handlers, close connections. `deleteTopology`
+   * also deletes every queue and exchange (tests, which run in their own namespace).
+   */
+  stop(options?: { deleteTopology?: boolean }): Promise<void>;
 }
 
 /** Builds and starts everything the configured ROLE needs. */
@@ -147,13 +150,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (server) log.info({ port: server.port, role: config.ROLE }, "listening");
 
   let stopping: Promise<void> | undefined;
-  const stop = () =>
+  const stop = (stopOptions: { deleteTopology?: boolean } = {}) =>
     (stopping ??= (async () => {
       draining = true;
       log.info("shutting down: refusing new orders, draining handlers");
       await workers?.stop(config.SHUTDOWN_TIMEOUT_MS);
       await server?.stop();
-      await broker.broker.shutdown().catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
+      const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
+      await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
       await redis.quit().catch(() => redis.disconnect());
       log.info("stopped");
     })());
