@@ -69,7 +69,7 @@ export class MessageProcessor {
       }
       orderId = parsed.data.orderId;
     }
-    const ref: MessageRef = { subscription: this.plan.name, messageId, orderId };
+    const ref: MessageRef = { subscription: this.plan.name, messageId, orderId, owner: this.deps.ledger.newOwner() };
     const log = this.log.child({ messageId, orderId, requestId: headers["x-request-id"] });
 
     const claim = await this.claim(ref, log);

@@ -15,6 +15,8 @@ export type FinishOutcome = "completed" | "retrying" | "dead_lettered";
 export interface MessageRef {
   subscription: string;
   messageId: string;
+  /** This delivery's claim token (see `MessageLedger.newOwner`); unset for bookkeeping calls. */
+  owner?: string;
   /** The order whose status this message drives, when the subscription tracks orders. */
   orderId?: string;
 }
@@ -24,12 +26,23 @@ export interface MessageRef {
  * that keeps a message from running twice at once, and the order status that goes with them.
  */
 export class MessageLedger {
+  private deliveries = 0;
+
   constructor(
     private readonly redis: Redis,
     /** Identifies this worker process in leases. */
-    private readonly owner: string,
+    private readonly processId: string,
     readonly leaseMs: number,
   ) {}
+
+  /**
+   * A claim token for one delivery. Per delivery, not per process: two copies of a message
+   * delivered to the same process must not both hold the claim.
+   */
+  newOwner(): string {
+    this.deliveries += 1;
+    return `${this.processId}:${this.deliveries}`;
+  }
 
   private keysOf(ref: MessageRef): string[] {
     const orderId = ref.orderId ?? "-";
@@ -43,7 +56,7 @@ export class MessageLedger {
 
   async claim(ref: MessageRef, now: string): Promise<ClaimResult> {
     const [kind, detail] = (await runScript(this.redis, "ledgerClaim", CLAIM, this.keysOf(ref), [
-      this.owner,
+      ref.owner ?? "-",
       now,
       ref.orderId ? "1" : "0",
       this.leaseMs,
@@ -66,14 +79,14 @@ export class MessageLedger {
   /** Heartbeat: keeps the lease while the handler runs; false when it was lost. */
   async extend(ref: MessageRef): Promise<boolean> {
     const extended = await runScript(this.redis, "ledgerExtend", EXTEND_LEASE, [keys.lease(ref.subscription, ref.messageId)], [
-      this.owner,
+      ref.owner ?? "-",
       this.leaseMs,
     ]);
     return extended === 1;
   }
 
   async release(ref: MessageRef): Promise<void> {
-    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [keys.lease(ref.subscription, ref.messageId)], [this.owner]);
+    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [keys.lease(ref.subscription, ref.messageId)], [ref.owner ?? "-"]);
   }
 
   /**
@@ -88,7 +101,7 @@ export class MessageLedger {
     detail?: string,
   ): Promise<boolean> {
     const args: (string | number)[] = [
-      this.owner,
+      ref.owner ?? "-",
       now,
       ref.orderId ? "1" : "0",
       outcome,

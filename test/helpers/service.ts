@@ -37,6 +37,8 @@ export interface TestServiceOptions {
   /** Edits the parsed rascal.json before expansion (swap handlers, shorten delays). */
   transform?: (config: RascalConfig) => void;
   service?: Partial<ServiceOptions>;
+  /** Reuse another test service's namespace (to meet its queues). */
+  namespace?: string;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface TestServiceOptions {
  */
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const id = crypto.randomUUID().slice(0, 8);
-  const namespace = `t-${id}`;
+  const namespace = options.namespace ?? `t-${id}`;
   const keyPrefix = `test:${id}:`;
   const config = loadConfig({ HANDLERS_DIR: FIXTURE_HANDLERS, LOG_LEVEL: process.env.LOG_LEVEL, ...options.env });
   const topology = loadTopology({

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the test suite against real RabbitMQ and Redis (started if they do not answer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-env.sh
+bun run typecheck
+exec bun test --timeout 30000 "$@"

@@ -1,0 +1,81 @@
+import { afterEach, expect, test } from "bun:test";
+import { ORDER_PUBLICATION } from "../src/broker/topology";
+import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+
+let service: TestService | undefined;
+afterEach(async () => {
+  await service?.close();
+  service = undefined;
+});
+
+function orderMessage(orderId: string, holdMs = 0) {
+  return { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD", total: 1, createdAt: new Date().toISOString(), holdMs };
+}
+
+test("the same messageId delivered twice runs the handler once", async () => {
+  service = await startTestService({ transform: useOrderHandler("count-runs") });
+  const accepted = (await (await service.post(sampleOrder())).json()) as OrderJson;
+  await service.waitForOrder(accepted.id, (order) => order.status === "completed");
+
+  // A second copy of the same message, as a publisher retry or a broker redelivery would make.
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(accepted.id), { options: { messageId: accepted.id } } as never);
+  await new Promise((resolve) => session.on("success", resolve));
+  await waitFor(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate"));
+
+  expect(await service.testRedis.get(`runs:${accepted.id}`)).toBe("1");
+  const order = (await (await service.getOrder(accepted.id)).json()) as OrderJson;
+  expect(order.status).toBe("completed");
+  expect(order.attempts).toBe(1);
+});
+
+test("two copies delivered at once: one runs, the other waits and is skipped", async () => {
+  service = await startTestService({ transform: useOrderHandler("count-runs") });
+  // An order record as the intake writes it, then two concurrent copies of its message.
+  const orderId = Bun.randomUUIDv7();
+  const { OrderStore } = await import("../src/store/order-store");
+  const store = new OrderStore(service.redis);
+  await store.create(orderId, OrderStore.document({ ...sampleOrder() }), new Date().toISOString());
+  const message = orderMessage(orderId, 300);
+  await Promise.all([0, 1].map(async () => {
+    const session = await service!.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
+    await new Promise((resolve) => session.on("success", resolve));
+  }));
+  await service.waitForOrder(orderId, (order) => order.status === "completed");
+  await waitFor(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value === 1));
+  expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
+});
+
+test("a message for an order that does not exist is dropped, not processed", async () => {
+  service = await startTestService({ transform: useOrderHandler("count-runs") });
+  const orderId = Bun.randomUUIDv7();
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), { options: { messageId: orderId } } as never);
+  await new Promise((resolve) => session.on("success", resolve));
+  await waitFor(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped"));
+  expect(await service.testRedis.get(`runs:${orderId}`)).toBeNull();
+});
+
+test("an unroutable order gets no 202 and leaves nothing behind", async () => {
+  service = await startTestService({
+    transform: (config) => {
+      const vhost = config.vhosts["/"] as { bindings: Record<string, unknown> };
+      delete vhost.bindings["orders[order.created] -> orders.process"];
+    },
+  });
+  const response = await service.post(sampleOrder(), { "Idempotency-Key": "unroutable-1" });
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toBeTruthy();
+  expect(response.headers.get("content-type")).toContain("application/problem+json");
+  expect(await service.testRedis.keys(`${service.keyPrefix}order:*`)).toEqual([]);
+  // The key was freed: the client may try again once the topology is fixed.
+  expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
+  expect((await service.metrics.ordersAccepted.get()).values[0]?.value ?? 0).toBe(0);
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await Bun.sleep(20);
+  }
+  throw new Error("condition not met in time");
+}

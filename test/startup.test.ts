@@ -1,0 +1,170 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadTopology, TopologyError } from "../src/broker/topology";
+import { loadConfig } from "../src/config";
+import { loadHandlers } from "../src/runtime/load-handlers";
+import { FIXTURE_HANDLERS, startTestService } from "./helpers/service";
+
+const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+const REPO = new URL("..", import.meta.url).pathname;
+
+/** Runs the real entry point and returns its exit code and stderr. */
+async function runMain(env: Record<string, string>, args: string[] = []) {
+  const child = Bun.spawn(["bun", MAIN, ...args], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "error", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => child.kill(), 15_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+function tempTopology(content: unknown): { path: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "topology-"));
+  const path = join(dir, "rascal.json");
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function baseTopology(): Promise<Record<string, any>> {
+  return JSON.parse(await Bun.file(join(REPO, "rascal.json")).text());
+}
+
+describe("configuration", () => {
+  test("defaults need no environment", () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.ROLE).toBe("all");
+    expect(config.amqpUrl).toBe("amqp://guest:guest@127.0.0.1:5672");
+    expect(config.amqpUrlOverride).toBe(false);
+    expect(config.ORDER_TIMEOUT_MS).toBe(900_000);
+  });
+
+  test("an invalid variable stops the process with its name", async () => {
+    const result = await runMain({ PORT: "not-a-port", ROLE: "boss" });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("PORT");
+    expect(result.stderr).toContain("ROLE");
+  });
+});
+
+describe("handlers", () => {
+  const plans = (handler: string) => [{ name: "process_order", handler, queue: "q", vhost: "/", retry: {} as never }];
+
+  test("an unknown handler name fails naming the file and key", async () => {
+    const failure = loadHandlers(plans("no-such-handler"), FIXTURE_HANDLERS, "/srv/rascal.json", {});
+    await expect(failure).rejects.toThrow('/srv/rascal.json: subscriptions.process_order.handler: unknown handler "no-such-handler"');
+  });
+
+  test("a handler file without a default function fails naming the file", async () => {
+    const failure = loadHandlers(plans("no-default"), FIXTURE_HANDLERS, "rascal.json", {});
+    await expect(failure).rejects.toThrow(/no-default\.ts must have a default export that is a function/);
+  });
+
+  test("the service refuses to start with an unknown handler", async () => {
+    const topology = await baseTopology();
+    topology.subscriptions.process_order.handler = "missing-handler";
+    const file = tempTopology(topology);
+    try {
+      const result = await runMain({ RASCAL_CONFIG: file.path, PORT: "0" });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(file.path);
+      expect(result.stderr).toContain("subscriptions.process_order.handler");
+      expect(result.stderr).toContain("missing-handler");
+    } finally {
+      file.cleanup();
+    }
+  });
+});
+
+describe("rascal.json", () => {
+  const load = (path: string) => loadTopology({ path, defaultAmqpUrl: "amqp://guest:guest@127.0.0.1:5672" });
+
+  test("invalid JSON names the file", async () => {
+    const file = tempTopology("{ not json");
+    try {
+      expect(() => load(file.path)).toThrow(TopologyError);
+      expect(() => load(file.path)).toThrow(file.path);
+    } finally {
+      file.cleanup();
+    }
+  });
+
+  test("a bad pipeline key names the key", async () => {
+    const topology = await baseTopology();
+    topology.pipeline.retries.process_order.delays = [1000, -5];
+    const file = tempTopology(topology);
+    try {
+      expect(() => load(file.path)).toThrow("pipeline.retries.process_order.delays.1");
+    } finally {
+      file.cleanup();
+    }
+  });
+
+  test("a topology Rascal rejects stops start-up naming the file and the key", async () => {
+    const topology = await baseTopology();
+    topology.subscriptions.process_order.retries = 3;
+    const file = tempTopology(topology);
+    try {
+      const result = await runMain({ RASCAL_CONFIG: file.path, PORT: "0" });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(file.path);
+      expect(result.stderr).toContain("process_order");
+      expect(result.stderr).toContain("retries");
+    } finally {
+      file.cleanup();
+    }
+  });
+
+  test("the retry ladder expands into one delay queue per tier, visible with --print-topology", async () => {
+    const result = await runMain({}, ["--print-topology"]);
+    expect(result.code).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    const queues = printed.vhosts["/"].queues;
+    expect(queues["orders.process.retry.1000ms"].options.arguments).toEqual({ "x-message-ttl": 1000, "x-dead-letter-exchange": "orders.process.requeue" });
+    expect(queues["orders.process.retry.5000ms"].options.arguments["x-message-ttl"]).toBe(5000);
+    expect(queues["orders.process.retry.30000ms"].options.arguments["x-message-ttl"]).toBe(30000);
+    expect(printed.pipeline).toBeUndefined();
+    expect(result.stdout).not.toContain("guest:guest");
+  });
+
+  test("AMQP_URL replaces the connection of every vhost", () => {
+    const topology = loadTopology({
+      path: join(REPO, "rascal.json"),
+      defaultAmqpUrl: "amqp://guest:guest@127.0.0.1:5672",
+      amqpUrlOverride: "amqp://user:pw@broker.internal:5672/shop",
+    });
+    expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe("amqp://user:pw@broker.internal:5672/shop");
+  });
+});
+
+describe("topology drift", () => {
+  test("a queue that exists with other arguments stops start-up naming the queue and argument", async () => {
+    const first = await startTestService();
+    const namespace = first.namespace;
+    try {
+      const second = startTestService({
+        namespace,
+        transform: (config) => {
+          const queues = (config.vhosts["/"] as { queues: Record<string, any> }).queues;
+          queues["orders.process"].options.arguments["x-delivery-limit"] = 7;
+        },
+      });
+      const error = await second.then(
+        async (started) => {
+          await started.close();
+          return undefined;
+        },
+        (failure: Error) => failure,
+      );
+      expect(error?.message).toMatch(/rascal\.json: topology differs from the broker: queue "t-[0-9a-f]+:orders\.process" already exists with x-delivery-limit = 50, but rascal\.json declares 7/);
+    } finally {
+      await first.close();
+    }
+  });
+});
