@@ -33,7 +33,11 @@ return ''
 
 const RESERVATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
-/** Checks and reserves stock, takes the payment, and announces the completed order. */
+/**
+ * Checks and reserves stock and takes the payment. The returned value becomes the order's
+ * `result`; the runtime then announces `order.completed` (with that result) on the events
+ * exchange, once the completion is recorded.
+ */
 export default async function processOrder(message: unknown, ctx: HandlerContext) {
   const order = message as OrderMessage;
   const quantities = new Map<string, number>();
@@ -57,12 +61,5 @@ export default async function processOrder(message: unknown, ctx: HandlerContext
   const paymentId = `pay_${createHash("sha256").update(ctx.messageId).digest("hex").slice(0, 20)}`;
   ctx.log.info({ paymentId, total, currency: order.currency }, "payment captured");
 
-  await ctx.publish("order_completed", {
-    orderId: order.orderId,
-    customerId: order.customerId,
-    total,
-    currency: order.currency,
-    paymentId,
-  });
   return { total, currency: order.currency, paymentId, reserved: Object.fromEntries(quantities) };
 }

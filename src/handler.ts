@@ -19,6 +19,8 @@ export interface HandlerContext {
   messageId: string;
   /** 1-based number of this handler start for this message, crashed starts included. */
   attempt: number;
+  /** Starts allowed by the subscription's retry ladder: `attempt === maxAttempts` is the last. */
+  maxAttempts: number;
   /** Headers of the message (request id, order id, traceparent). */
   headers: Record<string, unknown>;
   /** Logger carrying requestId, orderId, messageId, subscription and attempt. */

@@ -19,7 +19,10 @@ import { createLogger, maskUrl, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { DeadLetterRecorder } from "./runtime/dead-letter-recorder";
 import { DeadLetters } from "./runtime/dead-letters";
+import { builtInHandlers } from "./runtime/builtin-handlers";
+import { createCallbackHandler } from "./runtime/callbacks/deliver-callback";
 import { loadHandlers } from "./runtime/load-handlers";
+import { OrderEvents } from "./runtime/order-events";
 import { expireOrder } from "./runtime/order-expiry";
 import { Workers } from "./runtime/workers";
 import { DeadLetterStore } from "./store/dead-letter-store";
@@ -72,10 +75,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const runsWorkers = config.ROLE !== "api";
   const runsIntake = config.ROLE !== "worker";
   // Handlers are checked before any connection is made, so a bad name fails fast.
-  const handlers = runsWorkers ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source) : new Map();
-
   const metrics = createMetrics();
-  const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix });
+  const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined) });
+  const orderStore = new OrderStore(redis);
+  const runtimeHandlers = {
+    "deliver-callback": {
+      default: createCallbackHandler({ store: orderStore, secret: config.CALLBACK_SECRET, allowPrivate: config.CALLBACK_ALLOW_PRIVATE }),
+    },
+  };
+  const handlers = runsWorkers
+    ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, { ...builtInHandlers, ...runtimeHandlers })
+    : new Map();
   redis.on("error", (error: Error) => log.warn({ err: error.message }, "redis error"));
   await redis.connect();
   let broker: BrokerHandle;
@@ -88,7 +98,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
 
   const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000);
-  const orderStore = new OrderStore(redis);
   const ledger = new MessageLedger(redis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
   const deadLetterStore = new DeadLetterStore(redis);
   const plans = new Map<string, SubscriptionPlan>(topology.handlerSubscriptions.map((plan) => [plan.name, plan]));
@@ -98,25 +107,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (runsWorkers) {
     const queueNames = queueNameResolver(broker, topology);
     const recorder = new DeadLetterRecorder(deadLetterStore, ledger, queueNames, ORDER_SUBSCRIPTION, log);
-    const hasDeadLetteredEvent = "order_dead_lettered" in topology.rascal.publications;
+    const events = new OrderEvents(publisher, new Set(Object.keys(topology.rascal.publications)), orderStore, metrics, log);
     workers = new Workers(
       broker.broker,
       topology.handlerSubscriptions,
       handlers,
       ORDER_SUBSCRIPTION,
-      {
-        publisher,
-        ledger,
-        metrics,
-        log,
-        redis,
-        onOrderDeadLettered: hasDeadLetteredEvent
-          ? (orderId, headers) => publisher.publish("order_dead_lettered", { orderId }, { messageId: `${orderId}:dead_lettered`, headers })
-          : undefined,
-      },
+      { publisher, ledger, metrics, log, redis, events },
       [
         { subscription: DEAD_LETTER_SUBSCRIPTION, handle: (message) => recorder.record(message) },
-        { subscription: ORDER_TIMEOUT_SUBSCRIPTION, handle: (message, content) => expireOrder(message, content, orderStore, log) },
+        { subscription: ORDER_TIMEOUT_SUBSCRIPTION, handle: (message, content) => expireOrder(message, content, orderStore, events, log) },
       ],
       log,
     );

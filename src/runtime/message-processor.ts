@@ -5,11 +5,13 @@ import type { Handler, HandlerContext } from "../handler";
 import type { Logger } from "../log";
 import type { ConsumeOutcome, Metrics } from "../metrics";
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
+import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, sleep } from "./backoff";
 import { DL_HEADERS, type DeadLetterReason } from "./dead-letter-reason";
 import { carriedHeaders } from "./message-headers";
 import { isPermanent } from "./permanent-error";
 import type Redis from "ioredis";
+import type { OrderEvents } from "./order-events";
 
 /** The parts of an AMQP message the runtime reads. */
 export interface IncomingMessage {
@@ -28,8 +30,8 @@ export interface ProcessorDeps {
   redis: Redis;
   /** Aborted on shutdown: waits end, handlers are told to stop early. */
   shutdown: AbortSignal;
-  /** Called when an order ends dead-lettered, to announce it. */
-  onOrderDeadLettered?: (orderId: string, headers: Record<string, string>) => Promise<void>;
+  /** Announces orders that reached a terminal status. */
+  events: OrderEvents;
 }
 
 const orderMessageSchema = z.object({
@@ -76,6 +78,7 @@ export class MessageProcessor {
     if (!claim) return "requeue";
     if (claim.kind === "duplicate" || claim.kind === "dropped") {
       log.info({ outcome: claim.kind, detail: claim.detail }, `message ${claim.kind}`);
+      if (claim.kind === "duplicate" && orderId) await this.deps.events.reannounce(orderId, headers).catch(() => {});
       this.count(claim.kind);
       return "ack";
     }
@@ -129,6 +132,7 @@ export class MessageProcessor {
       const recorded = await this.record(() => this.deps.ledger.finish(ref, "completed", now(), fields), log);
       // Shut down before the completion was recorded: the redelivery will run the handler again.
       if (recorded === undefined) return "requeue";
+      if (ref.orderId) await this.deps.events.announce(ref.orderId, "completed", recorded, headers, result === undefined ? {} : { result });
       log.info({ outcome: "completed", durationMs: round(durationMs) }, "message completed");
       this.count("completed");
       return "ack";
@@ -199,11 +203,9 @@ export class MessageProcessor {
     if (ref.messageId !== "missing") {
       const permanent = reason !== "max_attempts" && reason !== "redelivery_limit";
       const fields = { error: JSON.stringify({ message: errorMessage, permanent }), nextRetryAt: "" };
-      const transitioned = await this.record(() => this.deps.ledger.finish(ref, "dead_lettered", now(), fields, reason), log);
-      if (transitioned && ref.orderId) {
-        await this.deps.onOrderDeadLettered?.(ref.orderId, headers).catch((error: unknown) =>
-          log.warn({ err: error }, "order.dead_lettered event not published"),
-        );
+      const recorded = await this.record(() => this.deps.ledger.finish(ref, "dead_lettered", now(), fields, reason), log);
+      if (recorded && ref.orderId) {
+        await this.deps.events.announce(ref.orderId, "dead_lettered", recorded, headers, { error: { message: errorMessage, permanent } });
       }
     }
     log.error({ outcome: "dead_lettered", reason, error: errorMessage, attempts }, "message dead-lettered");
@@ -216,6 +218,7 @@ export class MessageProcessor {
     return {
       messageId: ref.messageId,
       attempt,
+      maxAttempts: this.plan.retry.maxAttempts,
       headers: { ...(message.properties.headers ?? {}) },
       log,
       subscription: this.plan.name,
@@ -253,7 +256,7 @@ export class MessageProcessor {
   }
 
   /** Writes a status, retrying through a Redis outage; undefined if shutdown came first. */
-  private async record(write: () => Promise<boolean>, log: Logger): Promise<boolean | undefined> {
+  private async record(write: () => Promise<Transition>, log: Logger): Promise<Transition | undefined> {
     for (let step = 0; ; step++) {
       try {
         return await write();

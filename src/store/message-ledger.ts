@@ -1,6 +1,6 @@
 import type Redis from "ioredis";
 import { keys, RETENTION_MS } from "./keys";
-import { historyEntry } from "./order-store";
+import { historyEntry, toTransition, type Transition } from "./transition";
 import { runScript } from "./run-script";
 import { CLAIM, EXTEND_LEASE, FINISH, RELEASE_LEASE, REOPEN } from "./scripts";
 
@@ -11,6 +11,7 @@ export type ClaimResult =
   | { kind: "dropped"; detail: string };
 
 export type FinishOutcome = "completed" | "retrying" | "dead_lettered";
+
 
 export interface MessageRef {
   subscription: string;
@@ -91,7 +92,7 @@ export class MessageLedger {
 
   /**
    * Records the end of one handler start. `fields` go to the order hash; an empty string
-   * removes the field. Returns true when the order took the new status.
+   * removes the field.
    */
   async finish(
     ref: MessageRef,
@@ -99,7 +100,7 @@ export class MessageLedger {
     now: string,
     fields: Record<string, string>,
     detail?: string,
-  ): Promise<boolean> {
+  ): Promise<Transition> {
     const args: (string | number)[] = [
       ref.owner ?? "-",
       now,
@@ -109,7 +110,7 @@ export class MessageLedger {
       RETENTION_MS,
     ];
     for (const [field, value] of Object.entries(fields)) args.push(field, value);
-    return (await runScript(this.redis, "ledgerFinish", FINISH, this.keysOf(ref), args)) === 1;
+    return toTransition(await runScript(this.redis, "ledgerFinish", FINISH, this.keysOf(ref), args));
   }
 
   /** Clears dedup and attempts so that a replayed message runs again; re-opens its order. */

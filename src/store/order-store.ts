@@ -3,8 +3,9 @@ import type Redis from "ioredis";
 import type { CreateOrder, HistoryEntry, OrderResource, OrderStatus } from "../domain/order";
 import { orderTotal } from "../domain/order";
 import { IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
+import { historyEntry, toTransition, type Transition } from "./transition";
 import { runScript } from "./run-script";
-import { CONFIRM_ORDER, CREATE_ORDER, EXPIRE_ORDER, REJECT_ORDER } from "./scripts";
+import { CONFIRM_ORDER, CREATE_ORDER, EXPIRE_ORDER, REJECT_ORDER, SET_CALLBACK_STATE } from "./scripts";
 
 /** The immutable part of an order, stored once as JSON. */
 export interface OrderDocument {
@@ -28,9 +29,6 @@ export interface IdempotencyClaim {
   fingerprint: string;
 }
 
-export function historyEntry(status: string, at: string, detail?: string): string {
-  return JSON.stringify(detail === undefined ? { status, at } : { status, at, detail });
-}
 
 /** Order records and idempotency keys in Redis. */
 export class OrderStore {
@@ -103,13 +101,18 @@ export class OrderStore {
     return acceptedResource(orderId, JSON.parse(doc) as OrderDocument, createdAt);
   }
 
-  /** Ends an unfinished order `expired`; returns whether it changed. */
-  async expire(orderId: string, now: string, detail: string): Promise<boolean> {
-    const changed = await runScript(this.redis, "orderExpire", EXPIRE_ORDER, [keys.order(orderId), keys.history(orderId)], [
+  /** Records the state of the order's result callback (`callback` in the resource). */
+  async setCallbackState(orderId: string, state: { status: string; attempts: number }): Promise<void> {
+    await runScript(this.redis, "orderCallbackState", SET_CALLBACK_STATE, [keys.order(orderId)], [JSON.stringify(state)]);
+  }
+
+  /** Ends an unfinished order `expired`. */
+  async expire(orderId: string, now: string, detail: string): Promise<Transition> {
+    const answer = await runScript(this.redis, "orderExpire", EXPIRE_ORDER, [keys.order(orderId), keys.history(orderId)], [
       now,
       historyEntry("expired", now, detail),
     ]);
-    return changed === 1;
+    return toTransition(answer);
   }
 }
 

@@ -90,7 +90,8 @@ return 0
  * Ends a message: KEYS msg, lease, order, history · ARGV owner, now, track, outcome, entry,
  * retentionMs, then field/value pairs for the order hash.
  * outcome 'completed' | 'dead_lettered' ends it (later copies are duplicates);
- * 'retrying' only releases the claim. Returns 1 when the order took the new status.
+ * 'retrying' only releases the claim. Returns {1, history length, order doc} when the order
+ * took the new status (the event announcing it needs both), {0} otherwise.
  */
 export const FINISH = `
 ${TERMINAL}
@@ -100,30 +101,30 @@ if outcome ~= 'retrying' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-if ARGV[3] ~= '1' then return 1 end
+if ARGV[3] ~= '1' then return {1} end
 local status = redis.call('HGET', KEYS[3], 'status')
-if not status or terminal[status] then return 0 end
+if not status or terminal[status] then return {0} end
 redis.call('HSET', KEYS[3], 'status', outcome, 'updatedAt', ARGV[2])
 for i = 7, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[3], ARGV[i]) else redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 end
-redis.call('RPUSH', KEYS[4], ARGV[5])
+local length = redis.call('RPUSH', KEYS[4], ARGV[5])
 if terminal[outcome] then
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
-return 1
+return {1, length, redis.call('HGET', KEYS[3], 'doc')}
 `;
 
-/** KEYS: order, history · ARGV: now, entry · ends an unfinished order 'expired'. */
+/** KEYS: order, history · ARGV: now, entry · ends an unfinished order 'expired'; answers like FINISH. */
 export const EXPIRE_ORDER = `
 ${TERMINAL}
 local status = redis.call('HGET', KEYS[1], 'status')
-if not status or terminal[status] then return 0 end
+if not status or terminal[status] then return {0} end
 redis.call('HSET', KEYS[1], 'status', 'expired', 'updatedAt', ARGV[1])
 redis.call('HDEL', KEYS[1], 'nextRetryAt')
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return 1
+local length = redis.call('RPUSH', KEYS[2], ARGV[2])
+return {1, length, redis.call('HGET', KEYS[1], 'doc')}
 `;
 
 /**
@@ -140,5 +141,12 @@ redis.call('HDEL', KEYS[2], 'error', 'nextRetryAt')
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[3], ARGV[4])
+return 1
+`;
+
+/** KEYS: order · ARGV: callback state JSON · only for orders that still exist. */
+export const SET_CALLBACK_STATE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'callback', ARGV[1])
 return 1
 `;
