@@ -38,6 +38,7 @@ export class Workers {
 
   async start(closeTimeoutMs: number): Promise<void> {
     const deps: ProcessorDeps = { ...this.deps, shutdown: this.abort.signal };
+    this.deps.ledger.startAliveSignal();
     for (const plan of this.plans) {
       const processor = new MessageProcessor(plan, this.handlers.get(plan.handler!)!, plan.name === this.orderSubscription, deps);
       const session = await this.broker.subscribe(plan.name, { closeTimeout: closeTimeoutMs } as never);
@@ -67,11 +68,14 @@ export class Workers {
     if (this.inFlight.size > 0) this.log.warn({ unfinished: this.inFlight.size }, "shutdown timeout: unfinished messages return to their queues");
     this.abort.abort();
     await Promise.race([cancelled, sleep(1000)]);
+    // Whatever is still unfinished returns to the queue: let the next worker claim it at once.
+    await this.deps.ledger.stopAliveSignal();
   }
 
   private async runInternal(consumer: InternalConsumer, message: IncomingMessage, content: unknown): Promise<Settlement> {
     try {
       await consumer.handle(message, content);
+      this.deps.metrics.messagesConsumed.inc({ subscription: consumer.subscription, outcome: "completed" });
       return "ack";
     } catch (error) {
       this.log.warn({ err: error, subscription: consumer.subscription }, "internal consumer failed; the message goes back to its queue");

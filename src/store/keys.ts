@@ -8,6 +8,7 @@ export const keys = {
   idempotency: (keyHash: string) => `idem:${keyHash}`,
   message: (subscription: string, messageId: string) => `msg:${subscription}:${messageId}`,
   lease: (subscription: string, messageId: string) => `lease:${subscription}:${messageId}`,
+  alive: (processId: string) => `alive:${processId}`,
   deadLetter: (id: string) => `dl:${id}`,
   deadLetterIndex: () => "dl:index",
   stock: (sku: string) => `stock:${sku}`,

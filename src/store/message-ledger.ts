@@ -10,6 +10,10 @@ export type ClaimResult =
   | { kind: "busy"; holder: string }
   | { kind: "dropped"; detail: string };
 
+/** A worker process counts as dead this long after its last alive signal. */
+const ALIVE_TTL_MS = 5000;
+const ALIVE_REFRESH_MS = 1000;
+
 export type FinishOutcome = "completed" | "retrying" | "dead_lettered";
 
 
@@ -28,6 +32,7 @@ export interface MessageRef {
  */
 export class MessageLedger {
   private deliveries = 0;
+  private aliveTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -35,6 +40,27 @@ export class MessageLedger {
     private readonly processId: string,
     readonly leaseMs: number,
   ) {}
+
+  /** Full name (prefix included) of the keys that say a worker process is alive. */
+  private get alivePrefix(): string {
+    return `${this.redis.options.keyPrefix ?? ""}${keys.alive("")}`;
+  }
+
+  /**
+   * Keeps this process's alive key fresh while it consumes, so that when it dies its claims
+   * can be taken over within ALIVE_TTL_MS instead of waiting out each lease.
+   */
+  startAliveSignal(): void {
+    const refresh = () => this.redis.set(keys.alive(this.processId), "1", "PX", ALIVE_TTL_MS).catch(() => {});
+    void refresh();
+    this.aliveTimer = setInterval(refresh, ALIVE_REFRESH_MS);
+  }
+
+  /** Stops the alive signal; its claims become free for other workers at once. */
+  async stopAliveSignal(): Promise<void> {
+    clearInterval(this.aliveTimer);
+    await this.redis.del(keys.alive(this.processId)).catch(() => {});
+  }
 
   /**
    * A claim token for one delivery. Per delivery, not per process: two copies of a message
@@ -63,6 +89,7 @@ export class MessageLedger {
       this.leaseMs,
       historyEntry("processing", now),
       RETENTION_MS,
+      this.alivePrefix,
     ])) as [string, string];
     switch (kind) {
       case "run":

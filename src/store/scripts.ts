@@ -47,13 +47,20 @@ if #KEYS == 3 then redis.call('DEL', KEYS[3]) end
 return 'rejected'
 `;
 
-/** KEYS: msg, lease, order, history · ARGV: owner, now, track, leaseMs, entry, retentionMs */
+/**
+ * KEYS: msg, lease, order, history · ARGV: owner, now, track, leaseMs, entry, retentionMs,
+ * alive-key prefix. A claim held by a process whose alive key expired (it crashed) is taken
+ * over at once instead of waiting out the lease.
+ */
 export const CLAIM = `
 ${TERMINAL}
 local done = redis.call('HGET', KEYS[1], 'done')
 if done then return {'duplicate', done} end
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return {'busy', holder} end
+if holder and holder ~= ARGV[1] then
+  local process = string.match(holder, '^(.*):%d+$')
+  if process and redis.call('EXISTS', ARGV[7] .. process) == 1 then return {'busy', holder} end
+end
 if ARGV[3] == '1' then
   local status = redis.call('HGET', KEYS[3], 'status')
   if not status then return {'dropped', 'unknown order'} end

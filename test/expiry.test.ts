@@ -1,0 +1,49 @@
+import { afterEach, expect, test } from "bun:test";
+import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+
+let service: TestService | undefined;
+afterEach(async () => {
+  await service?.close();
+  service = undefined;
+});
+
+test("an order unfinished after ORDER_TIMEOUT_MS ends expired and is not processed afterwards", async () => {
+  // The handler fails and waits 1.5 s for its retry; the order times out after 300 ms.
+  service = await startTestService({
+    env: { ORDER_TIMEOUT_MS: "300" },
+    transform: useOrderHandler("fail-until-fixed", { delays: [1500], maxAttempts: 3 }),
+  });
+  const { id } = (await (await service.post(sampleOrder())).json()) as OrderJson;
+  const expired = await service.waitForOrder(id, (order) => order.status === "expired");
+  expect(expired.attempts).toBe(1);
+  expect(expired.history.at(-1)).toMatchObject({ status: "expired", detail: "not finished within ORDER_TIMEOUT_MS" });
+
+  // The retry still arrives later: it must be dropped, not run.
+  await service.testRedis.set("fixed", "1");
+  for (let i = 0; i < 200; i++) {
+    const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.outcome === "dropped");
+    if (dropped) break;
+    await Bun.sleep(25);
+  }
+  const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.outcome === "dropped");
+  expect(dropped?.value).toBe(1);
+  expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
+  const final = (await (await service.getOrder(id)).json()) as OrderJson;
+  expect(final.status).toBe("expired");
+});
+
+test("an order that completes in time is not touched by its timeout", async () => {
+  service = await startTestService({ env: { ORDER_TIMEOUT_MS: "200" } });
+  const { id } = (await (await service.post(sampleOrder())).json()) as OrderJson;
+  await service.waitForOrder(id, (order) => order.status === "completed");
+  // Wait until the timeout message itself was consumed.
+  for (let i = 0; i < 200; i++) {
+    const consumed = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "expire_orders");
+    if (consumed?.value === 1) break;
+    await Bun.sleep(25);
+  }
+  expect((await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "expire_orders")?.value).toBe(1);
+  const order = (await (await service.getOrder(id)).json()) as OrderJson;
+  expect(order.status).toBe("completed");
+  expect(order.history.map((h) => h.status)).toEqual(["accepted", "processing", "completed"]);
+});
