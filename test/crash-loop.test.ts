@@ -7,21 +7,35 @@ import { OrderStore } from "../src/store/order-store";
 import { freePort, spawnService, waitForHealthy } from "./helpers/process";
 import { FIXTURE_HANDLERS, sampleOrder, startTestService } from "./helpers/service";
 
-test("a handler that kills its process every time is dead-lettered by the redelivery limit", async () => {
+const cases = [
+  { name: "the Redis attempt counter", maxAttempts: 2, deliveryLimit: 50, runs: "2", restarts: 2 },
+  { name: "the quorum queue's delivery limit", maxAttempts: 10, deliveryLimit: 1, runs: "2", restarts: 2 },
+];
+
+test.each(cases)("a handler that kills its process every time is dead-lettered by $name", async (scenario) => {
   const id = crypto.randomUUID().slice(0, 8);
   const namespace = `t-${id}`;
   const keyPrefix = `test:${id}:`;
   const topology = JSON.parse(await Bun.file(new URL("../rascal.json", import.meta.url)).text());
   topology.vhosts["/"].namespace = namespace;
   topology.subscriptions.process_order.handler = "crash";
-  topology.pipeline.retries.process_order = { delays: [100], maxAttempts: 2 };
+  topology.pipeline.retries.process_order = { delays: [100], maxAttempts: scenario.maxAttempts };
+  topology.vhosts["/"].queues["orders.process"].options.arguments["x-delivery-limit"] = scenario.deliveryLimit;
   const dir = mkdtempSync(join(tmpdir(), "crash-loop-"));
   writeFileSync(join(dir, "rascal.json"), JSON.stringify(topology));
   const port = freePort();
   const env = { RASCAL_CONFIG: join(dir, "rascal.json"), HANDLERS_DIR: FIXTURE_HANDLERS, REDIS_KEY_PREFIX: keyPrefix, PORT: String(port) };
 
   // A test service in the same namespace and key prefix reads the results and cleans up after.
-  const observer = await startTestService({ namespace, env: { ROLE: "api" }, service: { keyPrefix } });
+  const observer = await startTestService({
+    namespace,
+    env: { ROLE: "api" },
+    service: { keyPrefix },
+    transform: (config) => {
+      const queues = (config.vhosts["/"] as { queues: Record<string, any> }).queues;
+      queues["orders.process"].options.arguments["x-delivery-limit"] = scenario.deliveryLimit;
+    },
+  });
   let child = spawnService(env);
   try {
     await waitForHealthy(port, child);
@@ -52,9 +66,9 @@ test("a handler that kills its process every time is dead-lettered by the redeli
     }
     const order = (await store.get(orderId))!;
     expect(order.status).toBe("dead_lettered");
-    // Two starts were allowed; both crashed; the third delivery was stopped before the handler.
-    expect(await observer.redis.get(`runs:${orderId}`)).toBe("2");
-    expect(restarts).toBe(2);
+    // Two starts crashed; the third delivery was stopped before the handler could start.
+    expect(await observer.redis.get(`runs:${orderId}`)).toBe(scenario.runs);
+    expect(restarts).toBe(scenario.restarts);
     expect(order.error?.permanent).toBe(false);
 
     let entries = await new DeadLetterStore(observer.redis).list();
@@ -62,7 +76,7 @@ test("a handler that kills its process every time is dead-lettered by the redeli
       await Bun.sleep(50);
       entries = await new DeadLetterStore(observer.redis).list();
     }
-    expect(entries[0]).toMatchObject({ orderId, reason: "redelivery_limit", attempts: 2 });
+    expect(entries[0]).toMatchObject({ orderId, reason: "redelivery_limit", queue: "orders.process" });
   } finally {
     child.kill("SIGKILL");
     await child.exited;
