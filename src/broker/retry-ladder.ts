@@ -23,6 +23,8 @@ export interface RetryLadder {
   requeuePublication: string;
 }
 
+import { child, confirmedPublication, fanoutInto } from "./declare";
+
 type Json = Record<string, unknown>;
 
 export function retryQueueName(queue: string, delayMs: number): string {
@@ -39,17 +41,9 @@ export function expandRetryLadder(
   vhostConfig: Json,
   publications: Json,
 ): RetryLadder {
-  const exchanges = ensureObject(vhostConfig, "exchanges");
-  const queues = ensureObject(vhostConfig, "queues");
-  const bindings = ensureObject(vhostConfig, "bindings");
+  const queues = child(vhostConfig, "queues");
   const requeue = requeueExchangeName(ladder.queue);
-
-  exchanges[requeue] ??= { type: "fanout" };
-  bindings[`${requeue} -> ${ladder.queue}`] ??= {
-    source: requeue,
-    destination: ladder.queue,
-    destinationType: "queue",
-  };
+  fanoutInto(vhostConfig, requeue, ladder.queue);
 
   const names = ladder.delays.map((delayMs, index) => {
     const queueName = retryQueueName(ladder.queue, delayMs);
@@ -60,28 +54,10 @@ export function expandRetryLadder(
       },
     };
     const publication = `${ladder.subscription}.retry.${index + 1}`;
-    publications[publication] = {
-      vhost: ladder.vhost,
-      queue: queueName,
-      confirm: true,
-      options: { persistent: true, mandatory: true },
-    };
+    publications[publication] = confirmedPublication(ladder.vhost, { queue: queueName });
     return publication;
   });
   const requeuePublication = `${ladder.subscription}.requeue`;
-  publications[requeuePublication] = {
-    vhost: ladder.vhost,
-    exchange: requeue,
-    confirm: true,
-    options: { persistent: true, mandatory: true },
-  };
+  publications[requeuePublication] = confirmedPublication(ladder.vhost, { exchange: requeue });
   return { ...ladder, publications: names, requeuePublication };
-}
-
-function ensureObject(parent: Json, key: string): Json {
-  const existing = parent[key];
-  if (existing && typeof existing === "object" && !Array.isArray(existing)) return existing as Json;
-  const created: Json = {};
-  parent[key] = created;
-  return created;
 }

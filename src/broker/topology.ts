@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import builtInTopology from "../../rascal.json";
+import { child, confirmedPublication, fanoutInto } from "./declare";
 import { expandRetryLadder, type RetryLadder } from "./retry-ladder";
 
 /**
@@ -173,18 +174,9 @@ export function expandTopology(config: RascalConfig, source: string, options: To
 /** Dead letters: a fanout exchange and a quorum queue, consumed by the runtime's recorder. */
 function addDeadLetterTopology(config: RascalConfig, vhost: string): void {
   const target = config.vhosts[vhost]!;
-  const exchanges = child(target, "exchanges");
-  const queues = child(target, "queues");
-  const bindings = child(target, "bindings");
-  exchanges.dead_letters ??= { type: "fanout" };
-  queues.dead_letters ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
-  bindings["dead_letters -> dead_letters"] ??= { source: "dead_letters", destination: "dead_letters", destinationType: "queue" };
-  config.publications[DEAD_LETTER_PUBLICATION] ??= {
-    vhost,
-    exchange: "dead_letters",
-    confirm: true,
-    options: { persistent: true, mandatory: true },
-  };
+  child(target, "queues").dead_letters ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
+  fanoutInto(target, "dead_letters", "dead_letters");
+  config.publications[DEAD_LETTER_PUBLICATION] ??= confirmedPublication(vhost, { exchange: "dead_letters" });
   config.subscriptions[DEAD_LETTER_SUBSCRIPTION] ??= { vhost, queue: "dead_letters", prefetch: 16 };
 }
 
@@ -195,23 +187,11 @@ function addDeadLetterTopology(config: RascalConfig, vhost: string): void {
  */
 function addOrderTimeoutTopology(config: RascalConfig, vhost: string): void {
   const target = config.vhosts[vhost]!;
-  const exchanges = child(target, "exchanges");
   const queues = child(target, "queues");
-  const bindings = child(target, "bindings");
-  exchanges.order_timeouts ??= { type: "fanout" };
   queues["orders.timeout"] ??= { options: { durable: true, arguments: { "x-dead-letter-exchange": "order_timeouts" } } };
   queues["orders.expired"] ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
-  bindings["order_timeouts -> orders.expired"] ??= {
-    source: "order_timeouts",
-    destination: "orders.expired",
-    destinationType: "queue",
-  };
-  config.publications[ORDER_TIMEOUT_PUBLICATION] ??= {
-    vhost,
-    queue: "orders.timeout",
-    confirm: true,
-    options: { persistent: true, mandatory: true },
-  };
+  fanoutInto(target, "order_timeouts", "orders.expired");
+  config.publications[ORDER_TIMEOUT_PUBLICATION] ??= confirmedPublication(vhost, { queue: "orders.timeout" });
   config.subscriptions[ORDER_TIMEOUT_SUBSCRIPTION] ??= { vhost, queue: "orders.expired", prefetch: 16 };
 }
 
@@ -227,10 +207,6 @@ function vhostOfQueue(config: RascalConfig, queue: string, declared: unknown, fa
   return fail(holders.length === 0 ? `queue "${queue}" is not declared in any vhost` : `queue "${queue}" exists in several vhosts: set "vhost"`);
 }
 
-function child(parent: Record<string, unknown>, key: string): Record<string, unknown> {
-  if (!isObject(parent[key])) parent[key] = {};
-  return parent[key] as Record<string, unknown>;
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
