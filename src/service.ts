@@ -96,6 +96,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     throw error;
   }
   log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
+  if (runsWorkers) {
+    for (const plan of topology.handlerSubscriptions) {
+      log.info(
+        { subscription: plan.name, handler: plan.handler, queue: plan.queue, retryDelaysMs: plan.retry.delays, maxAttempts: plan.retry.maxAttempts },
+        "subscription ready (see --print-topology for the full expanded topology)",
+      );
+    }
+  }
 
   const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000);
   const ledger = new MessageLedger(redis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
