@@ -19,6 +19,8 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   AMQP_URL: amqpUrl.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  /** Prepended to every Redis key, so several deployments (or test runs) can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().max(128).regex(/^[\x21-\x7e]*$/, "must be printable ASCII without spaces").default(""),
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   RASCAL_CONFIG: z.string().min(1).optional(),
   HANDLERS_DIR: z.string().min(1).default("./handlers"),

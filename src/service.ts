@@ -32,7 +32,7 @@ export interface ServiceOptions {
   config: Config;
   /** Pre-built topology (tests); otherwise read from RASCAL_CONFIG. */
   topology?: Topology;
-  /** Redis key prefix (tests isolate themselves with a random one). */
+  /** Redis key prefix; overrides REDIS_KEY_PREFIX (tests isolate themselves with a random one). */
   keyPrefix?: string;
   /** Listen on PORT; tests may call `app.request` instead. */
   listen?: boolean;
@@ -78,7 +78,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const handlers = runsWorkers ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source) : new Map();
 
   const metrics = createMetrics();
-  const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix });
+  const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix ?? config.REDIS_KEY_PREFIX });
   redis.on("error", (error: Error) => log.warn({ err: error.message }, "redis error"));
   await redis.connect();
   let broker: BrokerHandle;
