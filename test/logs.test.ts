@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { eventually } from "./helpers/metrics";
+import { eventually } from "./helpers/eventually";
 import { captureLogs, type LogLine } from "./helpers/log-capture";
 import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
 

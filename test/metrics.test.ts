@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
-import { eventually, sample } from "./helpers/metrics";
+import { eventually } from "./helpers/eventually";
+import { sample } from "./helpers/prometheus-text";
 import { sampleOrder, startTestService, type OrderJson, type TestService } from "./helpers/service";
 
 let service: TestService | undefined;

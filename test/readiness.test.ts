@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
-import { eventually } from "./helpers/metrics";
+import { eventually } from "./helpers/eventually";
 import { startTestService, type TestService } from "./helpers/service";
 
 // A private Redis for this test only: the shared one on 6379 is never stopped.
