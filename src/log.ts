@@ -2,8 +2,12 @@ import pino from "pino";
 
 export type Logger = pino.Logger;
 
-/** The one root logger; child loggers carry requestId, orderId, messageId and subscription. */
-export function createLogger(level: string): Logger {
+/**
+ * The one root logger; child loggers carry requestId, orderId, messageId and subscription.
+ * `destination` defaults to stdout; the CLI logs to stderr so its stdout stays machine-readable,
+ * and tests capture lines in memory.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino({
     level,
     base: { service: "order-pipeline" },
@@ -13,7 +17,7 @@ export function createLogger(level: string): Logger {
       paths: ["password", "*.password", "authorization", "*.authorization", "headers.authorization", "url", "*.url"],
       censor: "[redacted]",
     },
-  });
+  }, destination);
 }
 
 /** Hides the password in a connection URL so it can be logged. */

@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import type Redis from "ioredis";
 import { connectBroker, type BrokerHandle } from "./broker/broker";
 import { Publisher } from "./broker/publisher";
+import { watchQueueDepths } from "./broker/queue-depth";
 import {
   DEAD_LETTER_SUBSCRIPTION,
   loadTopology,
@@ -34,7 +35,7 @@ export interface ServiceOptions {
   config: Config;
   /** Pre-built topology (tests); otherwise read from RASCAL_CONFIG. */
   topology?: Topology;
-  /** Redis key prefix (tests isolate themselves with a random one). */
+  /** Redis key prefix; overrides REDIS_KEY_PREFIX (tests isolate themselves with a random one). */
   keyPrefix?: string;
   /** Listen on PORT; tests may call `app.request` instead. */
   listen?: boolean;
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   leaseMs?: number;
   /** How long to wait for the broker's confirm before answering 503. */
   confirmTimeoutMs?: number;
+  /** How often `queue_messages` is read from the broker (default 5 s). */
+  queueDepthIntervalMs?: number;
 }
 
 export interface Service {
@@ -105,6 +108,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
   }
 
+  const queueDepths = watchQueueDepths({ broker: broker.broker, gauge: metrics.queueMessages, intervalMs: options.queueDepthIntervalMs ?? 5000, log });
   const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000);
   const ledger = new MessageLedger(redis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
   const deadLetterStore = new DeadLetterStore(redis);
@@ -164,6 +168,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log.info("shutting down: refusing new orders, draining handlers");
       await workers?.stop(config.SHUTDOWN_TIMEOUT_MS);
       await server?.stop();
+      await queueDepths.stop();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
       await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
       await redis.quit().catch(() => redis.disconnect());

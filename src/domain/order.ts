@@ -14,7 +14,10 @@ export const orderItemSchema = z
       .number()
       .min(0)
       .max(1e12)
-      .refine(hasAtMostTwoDecimals, "must have at most 2 decimals"),
+      .refine(hasAtMostTwoDecimals, "must have at most 2 decimals")
+      // JSON Schema's multipleOf: 0.01 trips many validators on binary floats (19.99 / 0.01 is
+      // not an integer there), so the document states the rule in words.
+      .openapi({ description: "Price per unit, at most 2 decimals" }),
   })
   .openapi("OrderItem");
 
@@ -29,6 +32,8 @@ export const createOrderSchema = z
     callbackUrl: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
       .max(2048)
+      // The protocol check is not expressible as a format: the document spells it as a pattern.
+      .openapi({ pattern: "^https?://", description: "http(s) URL that receives the order's outcome" })
       .optional(),
   })
   .openapi("CreateOrder", {

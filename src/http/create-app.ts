@@ -5,6 +5,7 @@ import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { AppEnv } from "./app-env";
 import { fieldErrors, problem, ProblemError } from "./problem";
+import { validTraceparent } from "./traceparent";
 
 export interface Readiness {
   ready: boolean;
@@ -38,7 +39,8 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.use(requestId({ limitLength: 128, generator: () => Bun.randomUUIDv7() }));
   app.use(async (c, next) => {
     const started = performance.now();
-    const requestLog = log.child({ requestId: c.get("requestId") });
+    // The same fields the handler's log lines carry, so one query finds a request end to end.
+    const requestLog = log.child({ requestId: c.get("requestId"), traceparent: validTraceparent(c.req.header("traceparent")) });
     c.set("log", requestLog);
     c.set("draining", options.isDraining());
     await next();

@@ -72,7 +72,7 @@ export class MessageProcessor {
       orderId = parsed.data.orderId;
     }
     const ref: MessageRef = { subscription: this.plan.name, messageId, orderId, owner: this.deps.ledger.newOwner() };
-    const log = this.log.child({ messageId, orderId, requestId: headers["x-request-id"] });
+    const log = this.log.child({ messageId, orderId, requestId: headers["x-request-id"], traceparent: headers.traceparent });
 
     const claim = await this.claim(ref, log);
     if (!claim) return "requeue";
@@ -139,8 +139,9 @@ export class MessageProcessor {
     }
 
     const errorMessage = failure instanceof Error ? failure.message : String(failure);
-    if (isPermanent(failure)) return this.deadLetter(message, ref, "permanent", errorMessage, attempt, headers, log);
-    if (attempt >= this.plan.retry.maxAttempts) return this.deadLetter(message, ref, "max_attempts", errorMessage, attempt, headers, log);
+    const outcomeLog = log.child({ durationMs: round(durationMs) });
+    if (isPermanent(failure)) return this.deadLetter(message, ref, "permanent", errorMessage, attempt, headers, outcomeLog);
+    if (attempt >= this.plan.retry.maxAttempts) return this.deadLetter(message, ref, "max_attempts", errorMessage, attempt, headers, outcomeLog);
     return this.retry(message, ref, attempt, errorMessage, headers, log, durationMs);
   }
 

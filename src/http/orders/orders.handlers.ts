@@ -3,12 +3,12 @@ import type { OrderIntake } from "../../intake/order-intake";
 import type { OrderStore } from "../../store/order-store";
 import { jsonBody } from "../middleware/json-body";
 import { ProblemError } from "../problem";
+import { validTraceparent } from "../traceparent";
 import type { AppEnv } from "../app-env";
 import { createOrderRoute, getOrderRoute } from "./orders.routes";
 
 export const MAX_ORDER_BYTES = 64 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 /** Seconds a client should wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = "2";
 
@@ -27,7 +27,6 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
     if (c.get("draining")) throw unavailable("the service is shutting down");
     const order = c.req.valid("json");
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
-    const traceparent = c.req.header("traceparent");
     let result;
     try {
       result = await intake.accept({
@@ -35,7 +34,7 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
         rawBody: await c.req.json(),
         idempotencyKey,
         requestId: c.get("requestId"),
-        traceparent: traceparent && TRACEPARENT.test(traceparent) ? traceparent : undefined,
+        traceparent: validTraceparent(c.req.header("traceparent")),
       });
     } catch (error) {
       c.get("log").error({ err: error }, "order intake failed");

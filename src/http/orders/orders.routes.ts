@@ -30,7 +30,7 @@ export const createOrderRoute = createRoute({
     "With an Idempotency-Key, a repeat with the same body replays the first answer.",
   request: {
     headers: z.object({
-      "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { name: "idempotency-key", in: "header" } }),
+      "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { in: "header", description: "Idempotency-Key (case-insensitive, as every header): same key + same body replays the first answer for 24 h" } }),
     }),
     body: { required: true, content: { "application/json": { schema: createOrderSchema } } },
   },

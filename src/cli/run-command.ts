@@ -1,0 +1,52 @@
+import pino from "pino";
+import type { Config } from "../config";
+import { createLogger } from "../log";
+import { deadLettersCommand, DEAD_LETTERS_USAGE } from "./dead-letters";
+import { healthcheck } from "./healthcheck";
+import { openDeadLetters } from "./open-dead-letters";
+import type { Output } from "./output";
+import { printTopology } from "./topology";
+
+export const USAGE = `usage: order-pipeline [command]
+  (no command)                 run the service (ROLE decides api, worker or all)
+  topology print               the expanded rascal.json as Rascal receives it (credentials masked)
+  healthcheck [--ready]        exit 0 if the service on PORT answers /healthz (/readyz) with 200
+${DEAD_LETTERS_USAGE.replace(/^order-pipeline /, "").replace(/^/gm, "  ")}
+Configuration comes from the same environment variables as the service.`;
+
+/** Whether `argv` asks for an operator command rather than the service. */
+export function isCommand(argv: readonly string[]): boolean {
+  return argv.length > 0;
+}
+
+/** Runs one operator command; returns the process exit code. */
+export async function runCommand(argv: readonly string[], config: Config, output: Output): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case "topology":
+      if (args[0] === "print") return printTopology(config, output);
+      break;
+    case "--print-topology":
+      return printTopology(config, output);
+    case "healthcheck":
+      return healthcheck(config, args, output);
+    case "dead-letters": {
+      // Log lines go to stderr so that stdout carries only the command's result.
+      const log = createLogger(config.LOG_LEVEL, pino.destination(2));
+      const opened = await openDeadLetters(config, log);
+      try {
+        return await deadLettersCommand(args, opened.deadLetters, output);
+      } finally {
+        await opened.close();
+      }
+    }
+    case "help":
+    case "--help":
+    case "-h":
+      output.out(USAGE);
+      return 0;
+  }
+  output.err(`unknown command: ${argv.join(" ")}`);
+  output.err(USAGE);
+  return 2;
+}
