@@ -141,6 +141,21 @@ describe("rascal.json", () => {
     });
     expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe("amqp://user:pw@broker.internal:5672/shop");
   });
+
+  test("AMQP_URL also replaces a list of cluster connections", () => {
+    const topology = loadTopology({
+      path: join(REPO, "rascal.json"),
+      defaultAmqpUrl: "amqp://guest:guest@127.0.0.1:5672",
+      amqpUrlOverride: "amqp://user:pw@broker.internal:5672/shop",
+      transform: (config) => {
+        const vhost = config.vhosts["/"]!;
+        delete vhost.connection;
+        vhost.connections = [{ url: "amqp://a:5672" }, { url: "amqp://b:5672" }];
+      },
+    });
+    expect(topology.rascal.vhosts["/"]!.connections).toBeUndefined();
+    expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe("amqp://user:pw@broker.internal:5672/shop");
+  });
 });
 
 describe("topology drift", () => {

@@ -120,7 +120,11 @@ export function expandTopology(config: RascalConfig, source: string, options: To
 
   for (const [name, vhost] of Object.entries(config.vhosts)) {
     if (!isObject(vhost)) fail(`vhosts.${name}`, "must be an object");
-    if (options.amqpUrlOverride) vhost.connection = { ...(isObject(vhost.connection) ? vhost.connection : {}), url: options.amqpUrlOverride };
+    if (options.amqpUrlOverride) {
+      // AMQP_URL is *the* connection: it replaces a list of cluster hosts too.
+      vhost.connection = { ...(isObject(vhost.connection) ? vhost.connection : {}), url: options.amqpUrlOverride };
+      delete vhost.connections;
+    }
     else if (!vhost.connection && !vhost.connections) vhost.connection = { url: options.defaultAmqpUrl };
     if (options.namespace) vhost.namespace = options.namespace;
   }
