@@ -6,7 +6,7 @@ import Redis from "ioredis";
 import { BrokerAsPromised } from "rascal";
 import { compileBinary } from "../scripts/build";
 import { loadTopology } from "../src/broker/topology";
-import type { OrderJson } from "./helpers/service";
+import { deleteKeys, type OrderJson } from "./helpers/service";
 
 const REPO = new URL("..", import.meta.url).pathname;
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -157,15 +157,4 @@ async function deleteNamespace(rascalPath: string): Promise<void> {
   const topology = loadTopology({ path: rascalPath, defaultAmqpUrl: "amqp://guest:guest@127.0.0.1:5672" });
   const broker = await BrokerAsPromised.create(topology.rascal as never);
   await broker.nuke();
-}
-
-async function deleteKeys(prefix: string): Promise<void> {
-  const raw = new Redis(REDIS_URL);
-  let cursor = "0";
-  do {
-    const [next, found] = await raw.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-    cursor = next;
-    if (found.length > 0) await raw.del(...found);
-  } while (cursor !== "0");
-  raw.disconnect();
 }

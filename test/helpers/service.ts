@@ -96,7 +96,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   return { ...service, testRedis, keyPrefix, namespace, post, getOrder, waitForOrder, close };
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
+/** Deletes every Redis key under `prefix`. */
+export async function deleteKeys(prefix: string): Promise<void> {
   // SCAN sees full key names; DEL through this client would add the prefix again.
   const raw = new Redis(REDIS_URL);
   let cursor = "0";
