@@ -158,6 +158,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await server?.stop();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
       await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
+      // Unfinished messages are back in their queues now; let other workers start them at once.
+      const released = await ledger.releaseHeld().catch(() => 0);
+      if (released > 0) log.info({ released }, "released the claims of unfinished handlers");
       await redis.quit().catch(() => redis.disconnect());
       log.info("stopped");
     })());
