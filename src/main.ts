@@ -1,11 +1,12 @@
 import { TopologyError, loadTopology } from "./broker/topology";
 import { ConfigError, loadConfig } from "./config";
+import { ConnectError } from "./connect-error";
 import { createLogger } from "./log";
 import { HandlerLoadError } from "./runtime/load-handlers";
 import { startService } from "./service";
 
 /** Errors whose message is the whole story: printed without a stack, exit code 1. */
-const STARTUP_ERRORS = [ConfigError, TopologyError, HandlerLoadError];
+const STARTUP_ERRORS = [ConfigError, TopologyError, HandlerLoadError, ConnectError];
 
 async function main(argv: string[]): Promise<void> {
   const config = loadConfig();

@@ -5,12 +5,14 @@ import { Publisher } from "./broker/publisher";
 import {
   DEAD_LETTER_SUBSCRIPTION,
   loadTopology,
+  TopologyError,
   ORDER_SUBSCRIPTION,
   ORDER_TIMEOUT_SUBSCRIPTION,
   type SubscriptionPlan,
   type Topology,
 } from "./broker/topology";
 import type { Config } from "./config";
+import { ConnectError } from "./connect-error";
 import { createApp, mountDocs } from "./http/create-app";
 import { registerOrderRoutes } from "./http/orders/orders.handlers";
 import { registerAdminRoutes } from "./http/admin/admin.handlers";
@@ -76,14 +78,26 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 
   const metrics = createMetrics();
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix });
-  redis.on("error", (error: Error) => log.warn({ err: error.message }, "redis error"));
-  await redis.connect();
+  let lastRedisError: string | undefined;
+  redis.on("error", (error: Error) => {
+    lastRedisError = error.message;
+    log.warn({ err: error.message }, "redis error");
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    // ioredis rejects with "Connection is closed."; the reason came as an 'error' event.
+    throw new ConnectError(`cannot connect to Redis at ${maskUrl(config.REDIS_URL)}: ${lastRedisError ?? (error as Error).message}`);
+  }
   let broker: BrokerHandle;
   try {
     broker = await connectBroker(topology, log);
   } catch (error) {
     redis.disconnect();
-    throw error;
+    if (error instanceof TopologyError) throw error;
+    // Rascal's message already shows the URL with the password masked.
+    throw new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`);
   }
   log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
 

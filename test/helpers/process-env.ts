@@ -3,7 +3,7 @@ import { BrokerAsPromised } from "rascal";
 import type Redis from "ioredis";
 import { loadTopology } from "../../src/broker/topology";
 import { DEFAULT_AMQP_URL } from "../../src/config";
-import { PrivateRedis } from "./private-redis";
+import { PrivateRedis, type PrivateRedisOptions } from "./private-redis";
 import { ServiceProcess, writeTopologyFile } from "./service-process";
 
 /**
@@ -13,10 +13,14 @@ import { ServiceProcess, writeTopologyFile } from "./service-process";
  */
 export class ProcessTestEnv {
   readonly namespace = `t-${crypto.randomUUID().slice(0, 8)}`;
-  readonly redis = new PrivateRedis();
+  readonly redis: PrivateRedis;
   readonly processes: ServiceProcess[] = [];
   private topologyFile: { path: string; cleanup: () => void } | undefined;
   private client: Redis | undefined;
+
+  constructor(redisOptions: PrivateRedisOptions = {}) {
+    this.redis = new PrivateRedis(redisOptions);
+  }
 
   /** `handler` serves the order subscription. */
   async start(handler: string): Promise<void> {
