@@ -36,8 +36,8 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
     }
     throw new Error(`not reached in time: ${what}`);
   };
-  const accept = async (body: unknown = sampleOrder()) => {
-    const response = await service!.post(body);
+  const accept = async (body: unknown = sampleOrder(), target: TestService = service!) => {
+    const response = await target.post(body);
     expect(response.status).toBe(202);
     return (await response.json()) as OrderJson;
   };
@@ -107,6 +107,37 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
     expect(await service.testRedis.get(`runs:${running.id}`)).toBe("1");
     expect(await orderRecords()).toBe(2);
   }, 90_000);
+
+  test("stopping while the broker is down still ends; the unacknowledged message is finished by the next service", async () => {
+    const first = await start();
+    let second: TestService | undefined;
+    try {
+      const running = await accept({ ...sampleOrder(), customerId: "hold-1000" }, first);
+      await until("handler started", async () => (await first.testRedis.get(`runs:${running.id}`)) === "1");
+      await broker.stopApp();
+      try {
+        await first.stop();
+      } finally {
+        await broker.startApp();
+      }
+      // Same queues and Redis keys: the next service of the same deployment.
+      second = await startTestService({
+        env: { AMQP_URL: broker.url, LOG_LEVEL: "fatal" },
+        transform: useOrderHandler("count-runs"),
+        namespace: first.namespace,
+        service: { keyPrefix: first.keyPrefix },
+      });
+      // The handler finished during the drain; its ack died with the broker: a duplicate now.
+      await until("redelivered copy skipped", async () =>
+        (await second!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate"),
+      30_000);
+      expect(await first.testRedis.hget(`order:${running.id}`, "status")).toBe("completed");
+      expect(await first.testRedis.get(`runs:${running.id}`)).toBe("1");
+    } finally {
+      await second?.close();
+      await first.close();
+    }
+  }, 60_000);
 
   test("connections closed by the broker: the service reconnects and consumes again", async () => {
     service = await start();

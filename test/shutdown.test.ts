@@ -46,3 +46,12 @@ test("SIGTERM with a handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, the messag
   expect(await env.db.get(`runs:${id}`)).toBe("2");
   expect(await env.db.hget(`order:${id}`, "attempts")).toBe("2");
 });
+
+test("SIGINT drains like SIGTERM", async () => {
+  const service = await env.spawn({ SHUTDOWN_TIMEOUT_MS: "20000" });
+  const { id } = (await (await postOrder(service, 1000)).json()) as { id: string };
+  await eventually("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
+  service.signal("SIGINT");
+  expect(await service.exited).toBe(0);
+  expect(await env.db.hget(`order:${id}`, "status")).toBe("completed");
+});
