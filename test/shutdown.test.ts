@@ -32,7 +32,7 @@ test("SIGTERM: not ready, new orders refused, no new deliveries, the running han
 
 test("SIGTERM with a handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, the message goes back and its claim is released", async () => {
   const first = await env.spawn({ SHUTDOWN_TIMEOUT_MS: "300" });
-  const { id } = (await (await postOrder(first, 3000)).json()) as { id: string };
+  const { id } = (await (await postOrder(first, 1500)).json()) as { id: string };
   await eventually("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
 
   first.signal("SIGTERM");

@@ -38,10 +38,10 @@ export class ProcessTestEnv {
 
   /** Starts `bun src/main.ts` on this env's Redis and topology and waits until it is ready. */
   async spawn(env: Record<string, string> = {}): Promise<ServiceProcess> {
-    const process = new ServiceProcess({ env: { REDIS_URL: this.redis.url, RASCAL_CONFIG: this.topologyFile!.path, ...env } });
-    this.processes.push(process);
-    await process.waitReady();
-    return process;
+    const service = new ServiceProcess({ env: { REDIS_URL: this.redis.url, RASCAL_CONFIG: this.topologyFile!.path, ...env } });
+    this.processes.push(service);
+    await service.waitReady();
+    return service;
   }
 
   /** Messages ready in a queue of this namespace (unacknowledged ones not counted). */
@@ -71,7 +71,7 @@ export class ProcessTestEnv {
   }
 
   async cleanup(): Promise<void> {
-    await Promise.allSettled(this.processes.map((process) => process.kill()));
+    await Promise.allSettled(this.processes.map((service) => service.kill()));
     this.client?.disconnect();
     await this.redis.destroy();
     if (this.topologyFile) {
@@ -84,8 +84,8 @@ export class ProcessTestEnv {
 }
 
 /** Posts an order whose handler holds `holdMs` (the fixture handlers read it from customerId). */
-export async function postOrder(process: ServiceProcess, holdMs = 0): Promise<Response> {
-  return fetch(`${process.baseUrl}/orders`, {
+export async function postOrder(service: ServiceProcess, holdMs = 0): Promise<Response> {
+  return fetch(`${service.baseUrl}/orders`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ customerId: `hold-${holdMs}`, items: [{ sku: "SKU-P", quantity: 1, unitPrice: 1 }] }),
