@@ -20,11 +20,11 @@ async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise
 }
 
 test("a handler slower than the claim lease keeps its claim: a second copy waits and is skipped", async () => {
-  // Lease 300 ms, handler 1.5 s: only the heartbeat keeps the second copy from starting it.
-  service = await startTestService({ transform: useOrderHandler("count-runs"), service: { leaseMs: 300 } });
+  // Lease 600 ms, handler 2 s: only the heartbeat keeps the second copy from starting it.
+  service = await startTestService({ transform: useOrderHandler("count-runs"), service: { leaseMs: 600 } });
   const orderId = Bun.randomUUIDv7();
   await new OrderStore(service.redis).create(orderId, OrderStore.document({ ...sampleOrder() }), new Date().toISOString());
-  const message = { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD", holdMs: 1500 };
+  const message = { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD", holdMs: 2000 };
   for (const _copy of [1, 2]) {
     const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
     await new Promise((resolve) => session.on("success", resolve));

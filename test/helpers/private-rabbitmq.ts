@@ -98,9 +98,14 @@ export class PrivateRabbitMQ {
     return this.ctl(["start_app"]);
   }
 
-  /** A memory alarm: the broker blocks every connection that publishes. */
+  /** A memory alarm: the broker blocks every connection that publishes. Returns once it is (un)set. */
   async setMemoryAlarm(on: boolean): Promise<void> {
     await this.ctl(["set_vm_memory_high_watermark", on ? "0.0001" : "0.4"]);
+    const deadline = Date.now() + 10_000;
+    while ((await this.ctl(["eval", "rabbit_alarm:get_alarms()."])).includes("memory") !== on) {
+      if (Date.now() > deadline) throw new Error(`memory alarm not ${on ? "raised" : "cleared"} after 10 s`);
+      await Bun.sleep(100);
+    }
   }
 
   closeAllConnections(): Promise<string> {
