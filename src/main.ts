@@ -3,10 +3,11 @@ import { serve } from "./cli/serve";
 import { isCommand, runCommand } from "./cli/run-command";
 import { processOutput } from "./cli/output";
 import { ConfigError, loadConfig } from "./config";
+import { ConnectError } from "./connect-error";
 import { HandlerLoadError } from "./runtime/load-handlers";
 
 /** Errors whose message is the whole story: printed without a stack, exit code 1. */
-const STARTUP_ERRORS = [ConfigError, TopologyError, HandlerLoadError];
+const STARTUP_ERRORS = [ConfigError, TopologyError, HandlerLoadError, ConnectError];
 
 /** No arguments: run the service. Otherwise an operator command (see src/cli/run-command.ts). */
 async function main(argv: string[]): Promise<void> {

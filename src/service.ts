@@ -6,12 +6,14 @@ import { watchQueueDepths } from "./broker/queue-depth";
 import {
   DEAD_LETTER_SUBSCRIPTION,
   loadTopology,
+  TopologyError,
   ORDER_SUBSCRIPTION,
   ORDER_TIMEOUT_SUBSCRIPTION,
   type SubscriptionPlan,
   type Topology,
 } from "./broker/topology";
 import type { Config } from "./config";
+import { ConnectError } from "./connect-error";
 import { createApp, mountDocs } from "./http/create-app";
 import { registerOrderRoutes } from "./http/orders/orders.handlers";
 import { registerAdminRoutes } from "./http/admin/admin.handlers";
@@ -89,14 +91,26 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const handlers = runsWorkers
     ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, { ...builtInHandlers, ...runtimeHandlers })
     : new Map();
-  redis.on("error", (error: Error) => log.warn({ err: error.message }, "redis error"));
-  await redis.connect();
+  let lastRedisError: string | undefined;
+  redis.on("error", (error: Error) => {
+    lastRedisError = error.message;
+    log.warn({ err: error.message }, "redis error");
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    // ioredis rejects with "Connection is closed."; the reason came as an 'error' event.
+    throw new ConnectError(`cannot connect to Redis at ${maskUrl(config.REDIS_URL)}: ${lastRedisError ?? (error as Error).message}`);
+  }
   let broker: BrokerHandle;
   try {
     broker = await connectBroker(topology, log);
   } catch (error) {
     redis.disconnect();
-    throw error;
+    if (error instanceof TopologyError) throw error;
+    // Rascal's message already shows the URL with the password masked.
+    throw new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`);
   }
   log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
   if (runsWorkers) {
@@ -171,6 +185,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await queueDepths.stop();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
       await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
+      // Unfinished messages are back in their queues now; let other workers start them at once.
+      const released = await ledger.releaseHeld().catch(() => 0);
+      if (released > 0) log.info({ released }, "released the claims of unfinished handlers");
       await redis.quit().catch(() => redis.disconnect());
       log.info("stopped");
     })());

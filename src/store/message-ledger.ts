@@ -33,6 +33,8 @@ export interface MessageRef {
 export class MessageLedger {
   private deliveries = 0;
   private aliveTimer: ReturnType<typeof setInterval> | undefined;
+  /** Leases taken by this process and not yet given back, by owner token. */
+  private readonly held = new Map<string, MessageRef>();
 
   constructor(
     private readonly redis: Redis,
@@ -93,6 +95,7 @@ export class MessageLedger {
     ])) as [string, string];
     switch (kind) {
       case "run":
+        this.held.set(ref.owner ?? "-", ref);
         return { kind, attempt: Number(detail) };
       case "duplicate":
       case "dropped":
@@ -115,6 +118,18 @@ export class MessageLedger {
 
   async release(ref: MessageRef): Promise<void> {
     await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [keys.lease(ref.subscription, ref.messageId)], [ref.owner ?? "-"]);
+    this.held.delete(ref.owner ?? "-");
+  }
+
+  /**
+   * Gives back every lease this process still holds. For shutdown, as the last thing before
+   * the Redis connection closes: the handlers still running then will not report back, and
+   * without this their messages, already back in the queue, would wait out the whole lease.
+   */
+  async releaseHeld(): Promise<number> {
+    const refs = [...this.held.values()];
+    await Promise.all(refs.map((ref) => this.release(ref)));
+    return refs.length;
   }
 
   /**
@@ -137,7 +152,9 @@ export class MessageLedger {
       RETENTION_MS,
     ];
     for (const [field, value] of Object.entries(fields)) args.push(field, value);
-    return toTransition(await runScript(this.redis, "ledgerFinish", FINISH, this.keysOf(ref), args));
+    const transition = toTransition(await runScript(this.redis, "ledgerFinish", FINISH, this.keysOf(ref), args));
+    this.held.delete(ref.owner ?? "-");
+    return transition;
   }
 
   /** Clears dedup and attempts so that a replayed message runs again; re-opens its order. */

@@ -6,7 +6,6 @@ import { createLogger } from "../../src/log";
 import { startService, type Service, type ServiceOptions } from "../../src/service";
 
 export const FIXTURE_HANDLERS = new URL("../fixtures/handlers", import.meta.url).pathname;
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export interface TestService extends Service {
   /** Redis client on the same key prefix, for assertions. */
@@ -65,7 +64,9 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     log: createLogger(config.LOG_LEVEL),
     ...options.service,
   });
-  const testRedis = new Redis(REDIS_URL, { keyPrefix });
+  const testRedis = new Redis(config.REDIS_URL, { keyPrefix });
+  // Fault tests stop Redis under this client; its commands fail then, which is what they check.
+  testRedis.on("error", () => {});
 
   const request = (path: string, init?: RequestInit) => Promise.resolve(service.app.request(path, init));
   const post = (body: unknown, headers: Record<string, string> = {}) =>
@@ -90,16 +91,16 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   };
   const close = async () => {
     await service.stop({ deleteTopology: true });
-    await deleteKeys(keyPrefix);
+    await deleteKeys(keyPrefix, config.REDIS_URL);
     testRedis.disconnect();
   };
   return { ...service, testRedis, keyPrefix, namespace, post, getOrder, waitForOrder, close };
 }
 
 /** Deletes every Redis key under `prefix`. */
-export async function deleteKeys(prefix: string): Promise<void> {
+export async function deleteKeys(prefix: string, url: string = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"): Promise<void> {
   // SCAN sees full key names; DEL through this client would add the prefix again.
-  const raw = new Redis(REDIS_URL);
+  const raw = new Redis(url);
   let cursor = "0";
   do {
     const [next, found] = await raw.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);

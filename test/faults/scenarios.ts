@@ -1,0 +1,78 @@
+import type { Cluster } from "./cluster";
+
+export interface Scenario {
+  name: string;
+  /** A worker dies without finishing: its started handlers may run again (DESIGN, Guarantees). */
+  crashes?: boolean;
+  /** The API process itself goes away for a while: clients meet a closed port. */
+  apiGoesAway?: boolean;
+  /** Injects the fault while orders keep coming, and undoes it. */
+  inject(cluster: Cluster, notes: string[]): Promise<void>;
+}
+
+const OUTAGE_MS = 3000;
+/** Longer than the intake's 5 s confirm timeout: publishes caught by the alarm time out (503). */
+const ALARM_MS = 7000;
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: "no fault (baseline)",
+    inject: () => Bun.sleep(OUTAGE_MS),
+  },
+  {
+    name: "worker SIGKILL + restart",
+    crashes: true,
+    async inject(cluster) {
+      cluster.worker.signal("SIGKILL");
+      await cluster.worker.exited;
+      await Bun.sleep(1000);
+      await cluster.startProcess("worker");
+    },
+  },
+  {
+    name: "RabbitMQ stop_app/start_app",
+    async inject(cluster) {
+      await cluster.broker.stopApp();
+      await Bun.sleep(OUTAGE_MS);
+      await cluster.broker.startApp();
+    },
+  },
+  {
+    name: "Redis restart (AOF)",
+    async inject(cluster) {
+      await cluster.redis.stop("SIGTERM");
+      await Bun.sleep(OUTAGE_MS);
+      await cluster.redis.start();
+    },
+  },
+  {
+    name: "memory alarm (blocked)",
+    async inject(cluster) {
+      await cluster.broker.setMemoryAlarm(true);
+      await Bun.sleep(ALARM_MS);
+      await cluster.broker.setMemoryAlarm(false);
+    },
+  },
+  {
+    name: "close_all_connections x2",
+    async inject(cluster) {
+      await cluster.broker.closeAllConnections();
+      await Bun.sleep(OUTAGE_MS / 2);
+      await cluster.broker.closeAllConnections();
+      await Bun.sleep(OUTAGE_MS / 2);
+    },
+  },
+  {
+    name: "SIGTERM api + worker mid-load",
+    apiGoesAway: true,
+    async inject(cluster, notes) {
+      const { api, worker } = cluster;
+      api.signal("SIGTERM");
+      worker.signal("SIGTERM");
+      const [apiCode, workerCode] = await Promise.all([api.exited, worker.exited]);
+      notes.push(`exit codes api=${apiCode} worker=${workerCode}`);
+      if (apiCode !== 0 || workerCode !== 0) throw new Error(`SIGTERM exit codes: api ${apiCode}, worker ${workerCode}`);
+      await Promise.all([cluster.startProcess("api"), cluster.startProcess("worker")]);
+    },
+  },
+];

@@ -1,0 +1,161 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Subprocess } from "bun";
+import { freePort } from "./free-port";
+
+/**
+ * The real scripts, not the /usr/sbin wrappers: those switch to the `rabbitmq` user and its
+ * Erlang cookie, which is the shared node's.
+ */
+function rabbitBinDir(): string | undefined {
+  const candidates = [process.env.RABBITMQ_BIN_DIR, "/usr/lib/rabbitmq/bin"];
+  const onPath = Bun.which("rabbitmq-server");
+  if (onPath) candidates.push(dirname(onPath));
+  return candidates.find((dir): dir is string => !!dir && existsSync(join(dir, "rabbitmq-server")) && existsSync(join(dir, "rabbitmqctl")));
+}
+
+/** Whether this machine can run a private RabbitMQ node (fault tests skip otherwise). */
+export const canRunPrivateRabbitMQ = rabbitBinDir() !== undefined;
+
+export interface QueueDepth {
+  name: string;
+  ready: number;
+  unacked: number;
+}
+
+/**
+ * A RabbitMQ node of our own (own node name, ports, cookie, data and config), started as a
+ * child process: fault tests stop it, block it and drop its connections without touching
+ * the broker that other test runs share on 5672. Every control command names this node.
+ */
+export class PrivateRabbitMQ {
+  readonly port = freePort();
+  private readonly distPort = freePort();
+  readonly nodeName = `faults-${crypto.randomUUID().slice(0, 8)}@localhost`;
+  readonly user = "faults";
+  readonly password: string;
+  private readonly dir = mkdtempSync(join(tmpdir(), "faults-rmq-"));
+  private readonly bin: string;
+  private child: Subprocess | undefined;
+
+  constructor(options: { password?: string } = {}) {
+    const bin = rabbitBinDir();
+    if (!bin) throw new Error("rabbitmq-server not found (set RABBITMQ_BIN_DIR)");
+    this.bin = bin;
+    this.password = options.password ?? crypto.randomUUID();
+  }
+
+  get url(): string {
+    return `amqp://${this.user}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}`;
+  }
+
+  /** Boots the node and waits until it accepts clients; returns how long that took. */
+  async start(): Promise<number> {
+    const started = performance.now();
+    const home = join(this.dir, "home");
+    mkdirSync(home, { recursive: true });
+    // Our own cookie: the CLI then reaches our node only, never the shared one.
+    writeFileSync(join(home, ".erlang.cookie"), crypto.randomUUID().replaceAll("-", ""), { mode: 0o400 });
+    writeFileSync(join(this.dir, "env.conf"), "");
+    writeFileSync(join(this.dir, "enabled_plugins"), "[].\n");
+    writeFileSync(join(this.dir, "rabbitmq.conf"), `default_user = ${this.user}\ndefault_pass = ${this.password}\n`);
+    this.child = Bun.spawn([join(this.bin, "rabbitmq-server")], {
+      cwd: this.dir,
+      env: this.env(),
+      stdout: Bun.file(join(this.dir, "server.log")),
+      stderr: Bun.file(join(this.dir, "server.err")),
+    });
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`private RabbitMQ exited during boot; see ${this.dir}`);
+      const result = await this.ctlResult(["await_startup", "--timeout", "30"]);
+      if (result.code === 0) return performance.now() - started;
+      await Bun.sleep(250);
+    }
+    throw new Error(`private RabbitMQ did not start within 60 s; see ${this.dir}`);
+  }
+
+  /** Stops the node and removes its files. Safe to call twice. */
+  async destroy(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.exitCode === null) {
+      await this.ctlResult(["stop"]);
+      const exited = await Promise.race([child.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
+      if (!exited) child.kill("SIGKILL");
+      await child.exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The broker goes away (connections closed, port closed) with the Erlang node still up. */
+  stopApp(): Promise<string> {
+    return this.ctl(["stop_app"]);
+  }
+
+  startApp(): Promise<string> {
+    return this.ctl(["start_app"]);
+  }
+
+  /** A memory alarm: the broker blocks every connection that publishes. Returns once it is (un)set. */
+  async setMemoryAlarm(on: boolean): Promise<void> {
+    await this.ctl(["set_vm_memory_high_watermark", on ? "0.0001" : "0.4"]);
+    const deadline = Date.now() + 10_000;
+    while ((await this.ctl(["eval", "rabbit_alarm:get_alarms()."])).includes("memory") !== on) {
+      if (Date.now() > deadline) throw new Error(`memory alarm not ${on ? "raised" : "cleared"} after 10 s`);
+      await Bun.sleep(100);
+    }
+  }
+
+  closeAllConnections(): Promise<string> {
+    return this.ctl(["close_all_connections", "fault injection"]);
+  }
+
+  /** Messages ready and unacknowledged per queue (optionally only names containing `filter`). */
+  async queues(filter = ""): Promise<QueueDepth[]> {
+    const output = await this.ctl(["list_queues", "--quiet", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged"]);
+    return output
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields.length === 3 && fields[0]!.includes(filter))
+      .map(([name, ready, unacked]) => ({ name: name!, ready: Number(ready), unacked: Number(unacked) }));
+  }
+
+  async ctl(args: string[]): Promise<string> {
+    const result = await this.ctlResult(args);
+    if (result.code !== 0) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${result.output}`);
+    return result.output;
+  }
+
+  private async ctlResult(args: string[]): Promise<{ code: number; output: string }> {
+    const child = Bun.spawn([join(this.bin, "rabbitmqctl"), "-n", this.nodeName, ...args], {
+      env: this.env(),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    return { code, output: stdout + stderr };
+  }
+
+  private env(): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: join(this.dir, "home"),
+      LANG: "C.UTF-8",
+      RABBITMQ_NODENAME: this.nodeName,
+      // Our own files for everything the shared installation configures in /etc/rabbitmq.
+      RABBITMQ_CONF_ENV_FILE: join(this.dir, "env.conf"),
+      RABBITMQ_CONFIG_FILE: join(this.dir, "rabbitmq.conf"),
+      RABBITMQ_ADVANCED_CONFIG_FILE: join(this.dir, "advanced.config"),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(this.dir, "enabled_plugins"),
+      RABBITMQ_MNESIA_BASE: join(this.dir, "mnesia"),
+      RABBITMQ_LOG_BASE: join(this.dir, "log"),
+      RABBITMQ_PID_FILE: join(this.dir, "pid"),
+      RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+      RABBITMQ_NODE_PORT: String(this.port),
+      RABBITMQ_DIST_PORT: String(this.distPort),
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
+    };
+  }
+}

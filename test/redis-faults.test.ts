@@ -1,0 +1,94 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import amqp from "amqplib";
+import { ORDER_PUBLICATION } from "../src/broker/topology";
+import { OrderStore } from "../src/store/order-store";
+import { PrivateRedis } from "./helpers/private-redis";
+import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+
+// These tests stop Redis: a private redis-server (with AOF, so a restart keeps the orders).
+let redis: PrivateRedis;
+let service: TestService;
+beforeEach(async () => {
+  redis = new PrivateRedis({ appendonly: true });
+  await redis.start();
+  service = await startTestService({
+    // Redis errors are the point here: keep them out of the test output.
+    env: { REDIS_URL: redis.url, LOG_LEVEL: "fatal" },
+    transform: useOrderHandler("count-runs"),
+  });
+});
+afterEach(async () => {
+  await service.close();
+  await redis.destroy();
+});
+
+const readyz = async () => (await service.app.request("/readyz")).status;
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`not reached in time: ${what}`);
+}
+
+/** Messages ready (delivered ones not counted) in this test's order queue on the shared broker. */
+async function readyOrderMessages(): Promise<number> {
+  const connection = await amqp.connect("amqp://guest:guest@127.0.0.1:5672");
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(`${service.namespace}:orders.process`)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+test("Redis down: orders refused with 503 and Retry-After, reads 503, not ready; accepted again once it is back", async () => {
+  await redis.stop();
+  await until("readyz 503", async () => (await readyz()) === 503);
+  const refused = await service.post(sampleOrder(), { "Idempotency-Key": "while-down" });
+  await expectProblem(refused, 503);
+  expect(refused.headers.get("retry-after")).toBeTruthy();
+  await expectProblem(await service.getOrder(Bun.randomUUIDv7()), 503);
+
+  await redis.start();
+  await until("readyz 200", async () => (await readyz()) === 200);
+  // Nothing of the refused request was kept: the same key now creates the order.
+  const accepted = await service.post(sampleOrder(), { "Idempotency-Key": "while-down" });
+  expect(accepted.status).toBe(202);
+  expect(accepted.headers.get("idempotent-replayed")).toBeNull();
+  const { id } = (await accepted.json()) as OrderJson;
+  await service.waitForOrder(id, (order) => order.status === "completed");
+});
+
+test("a message delivered while Redis is down is held without an ack and processed once it is back", async () => {
+  const orderId = Bun.randomUUIDv7();
+  await new OrderStore(service.redis).create(orderId, OrderStore.document({ ...sampleOrder() }), new Date().toISOString());
+  await redis.stop();
+
+  const message = { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD" };
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
+  await new Promise((resolve) => session.on("success", resolve));
+  await until("the worker took the message", async () => (await readyOrderMessages()) === 0);
+  // Give the worker time to get it wrong (ack without a dedup decision) before Redis returns.
+  await Bun.sleep(1000);
+
+  await redis.start();
+  const order = await service.waitForOrder(orderId, (o) => o.status === "completed");
+  expect(order.attempts).toBe(1);
+  expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
+});
+
+test("a handler that finishes while Redis is down: its completion is recorded once Redis is back, no second run", async () => {
+  const { id } = (await (await service.post({ ...sampleOrder(), customerId: "hold-800" })).json()) as OrderJson;
+  await until("handler started", async () => (await service.testRedis.get(`runs:${id}`)) === "1");
+  await redis.stop();
+  // The handler ends during the outage; its result waits for Redis.
+  await Bun.sleep(1500);
+
+  await redis.start();
+  const order = await service.waitForOrder(id, (o) => o.status === "completed");
+  expect(order.attempts).toBe(1);
+  expect(order.history.map((entry) => entry.status)).toEqual(["accepted", "processing", "completed"]);
+  expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
+});
