@@ -39,6 +39,8 @@ test("a handler slower than the claim lease keeps its claim: a second copy waits
 test("a claim can only be extended, released or finished by the delivery that holds it", async () => {
   service = await startTestService();
   const ledger = new MessageLedger(service.redis, "test-process", 100);
+  // A live process: its claims are only taken over once their lease runs out.
+  ledger.startAliveSignal();
   const leaseKey = "lease:process_order:m-1";
   const first: MessageRef = { subscription: "process_order", messageId: "m-1", owner: ledger.newOwner() };
   expect(await ledger.claim(first, new Date().toISOString())).toEqual({ kind: "run", attempt: 1 });
@@ -56,4 +58,21 @@ test("a claim can only be extended, released or finished by the delivery that ho
 
   await ledger.release(second);
   expect(await service.testRedis.exists(leaseKey)).toBe(0);
+  await ledger.stopAliveSignal();
+});
+
+test("the claim of a process that stopped signalling it is alive is taken over before its lease ends", async () => {
+  service = await startTestService();
+  const crashed = new MessageLedger(service.redis, "crashed-process", 60_000);
+  const survivor = new MessageLedger(service.redis, "surviving-process", 60_000);
+  crashed.startAliveSignal();
+  const ref: MessageRef = { subscription: "process_order", messageId: "m-2", owner: crashed.newOwner() };
+  expect(await crashed.claim(ref, new Date().toISOString())).toEqual({ kind: "run", attempt: 1 });
+
+  const retry = { ...ref, owner: survivor.newOwner() };
+  expect(await survivor.claim(retry, new Date().toISOString())).toEqual({ kind: "busy", holder: ref.owner! });
+  // The process dies without a word: its alive key is gone, its 60 s lease is still there.
+  await crashed.stopAliveSignal();
+  expect(await service.testRedis.exists("lease:process_order:m-2")).toBe(1);
+  expect(await survivor.claim(retry, new Date().toISOString())).toEqual({ kind: "run", attempt: 2 });
 });
