@@ -199,6 +199,8 @@ export class MessageProcessor {
       });
     } catch (error) {
       log.warn({ err: error }, "could not dead-letter the message; it goes back to its queue");
+      // Give the claim back so the redelivery need not wait out the lease.
+      if (ref.owner) await this.deps.ledger.release(ref).catch(() => {});
       return "requeue";
     }
     if (ref.messageId !== "missing") {
