@@ -17,6 +17,7 @@ import { ConnectError } from "./connect-error";
 import { createApp, mountDocs } from "./http/create-app";
 import { registerOrderRoutes } from "./http/orders/orders.handlers";
 import { registerAdminRoutes } from "./http/admin/admin.handlers";
+import { DeferredWrites } from "./intake/deferred-writes";
 import { OrderIntake } from "./intake/order-intake";
 import { createLogger, maskUrl, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
@@ -150,6 +151,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
 
   let draining = false;
+  const deferredWrites = new DeferredWrites(log);
   const app = createApp({
     log,
     metrics,
@@ -164,7 +166,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     },
   });
   if (runsIntake) {
-    const intake = new OrderIntake(orderStore, publisher, metrics, log, config.ORDER_TIMEOUT_MS);
+    const intake = new OrderIntake(orderStore, publisher, metrics, log, config.ORDER_TIMEOUT_MS, deferredWrites);
     registerOrderRoutes(app, intake, orderStore);
     registerAdminRoutes(app, deadLetters, config.ADMIN_TOKEN);
     mountDocs(app);
@@ -182,6 +184,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log.info("shutting down: refusing new orders, draining handlers");
       await workers?.stop(config.SHUTDOWN_TIMEOUT_MS);
       await server?.stop();
+      if (deferredWrites.size > 0) await deferredWrites.settle(2000);
       await queueDepths.stop();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
       await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));

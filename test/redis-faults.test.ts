@@ -3,6 +3,7 @@ import amqp from "amqplib";
 import { ORDER_PUBLICATION } from "../src/broker/topology";
 import { OrderStore } from "../src/store/order-store";
 import { PrivateRedis } from "./helpers/private-redis";
+import { TcpProxy } from "./helpers/tcp-proxy";
 import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
 
 // These tests stop Redis: a private redis-server (with AOF, so a restart keeps the orders).
@@ -91,4 +92,32 @@ test("a handler that finishes while Redis is down: its completion is recorded on
   expect(order.attempts).toBe(1);
   expect(order.history.map((entry) => entry.status)).toEqual(["accepted", "processing", "completed"]);
   expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
+});
+
+test("an order whose record was written but whose answer was lost is removed once Redis answers again", async () => {
+  // A second service reaches the same Redis through a relay that can lose Redis's answers.
+  const relay = new TcpProxy("127.0.0.1", redis.port);
+  const behindRelay = await startTestService({
+    namespace: service.namespace,
+    env: { REDIS_URL: `redis://127.0.0.1:${relay.port}`, ROLE: "api", LOG_LEVEL: "fatal" },
+    service: { keyPrefix: service.keyPrefix },
+  });
+  try {
+    relay.mute();
+    const refused = await behindRelay.post(sampleOrder(), { "Idempotency-Key": "answer-lost" });
+    await expectProblem(refused, 503);
+    // Redis did run the create script: the record and the key are there for now.
+    expect((await service.testRedis.keys(`${service.keyPrefix}order:*`)).length).toBeGreaterThan(0);
+
+    relay.reset();
+    await until("the 503'd order's record is removed", async () => (await service.testRedis.keys(`${service.keyPrefix}order:*`)).length === 0);
+    expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
+    // The key is free again: the client's retry creates the order.
+    const retried = await behindRelay.post(sampleOrder(), { "Idempotency-Key": "answer-lost" });
+    expect(retried.status).toBe(202);
+    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+  } finally {
+    await behindRelay.close();
+    relay.close();
+  }
 });

@@ -5,6 +5,7 @@ import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { acceptedResource, OrderStore } from "../store/order-store";
+import type { DeferredWrites } from "./deferred-writes";
 
 export type IntakeResult =
   | { kind: "accepted"; order: OrderResource }
@@ -34,6 +35,7 @@ export class OrderIntake {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly orderTimeoutMs: number,
+    private readonly deferred: DeferredWrites,
   ) {}
 
   async accept(request: IntakeRequest): Promise<IntakeResult> {
@@ -42,7 +44,14 @@ export class OrderIntake {
     const doc = OrderStore.document(request.order);
     const idem = request.idempotencyKey ? OrderStore.idempotencyClaim(request.idempotencyKey, request.rawBody) : undefined;
 
-    const created = await this.store.create(orderId, doc, createdAt, idem);
+    let created;
+    try {
+      created = await this.store.create(orderId, doc, createdAt, idem);
+    } catch (error) {
+      // Redis may have written the record before the connection failed: remove it once it is back.
+      this.deferred.schedule("remove the record of an order answered 503", { orderId }, () => this.store.reject(orderId, idem));
+      throw error;
+    }
     if (created.kind === "mismatch") return { kind: "key_mismatch" };
     if (created.kind === "in_flight") return { kind: "key_in_flight" };
     if (created.kind === "replay") {
@@ -59,15 +68,24 @@ export class OrderIntake {
       await this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
     } catch (error) {
       const reason = error instanceof PublishError ? error.reason : "error";
+      let rejected: Awaited<ReturnType<OrderStore["reject"]>>;
+      try {
+        rejected = await this.store.reject(orderId, idem);
+      } catch {
+        this.deferred.schedule("remove the record of an order answered 503", { orderId }, () => this.store.reject(orderId, idem));
+        rejected = "rejected";
+      }
       // A worker that already received the message proves the broker routed it.
-      if ((await this.store.reject(orderId, idem)) === "rejected") {
+      if (rejected === "rejected") {
         this.log.warn({ orderId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
         return { kind: "unavailable", reason };
       }
     }
     if (idem) {
-      // The order is accepted either way; a repeat meanwhile gets 409 until the key expires.
-      await this.store.confirm(idem).catch((error: unknown) => this.log.error({ orderId, err: error }, "idempotency key not confirmed"));
+      // The order is accepted either way; until the key is confirmed a repeat gets 409.
+      await this.store.confirm(idem).catch(() =>
+        this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () => this.store.confirm(idem)),
+      );
     }
     this.metrics.ordersAccepted.inc();
     this.metrics.messagesPublished.inc({ publication: ORDER_PUBLICATION });

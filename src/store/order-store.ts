@@ -78,7 +78,7 @@ export class OrderStore {
   async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken"> {
     const orderKeys = [keys.order(orderId), keys.history(orderId)];
     if (idem) orderKeys.push(keys.idempotency(idem.keyHash));
-    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [])) as "rejected" | "taken";
+    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId])) as "rejected" | "taken";
   }
 
   async get(orderId: string): Promise<OrderResource | undefined> {

@@ -36,14 +36,15 @@ return 1
 `;
 
 /**
- * KEYS: order, history, idem? · the broker did not take the order: it must not exist, unless a
- * worker already received its message (then the broker had routed it and it goes ahead).
+ * KEYS: order, history, idem? · ARGV: orderId · the broker did not take the order: it must not
+ * exist, unless a worker already received its message (then the broker had routed it and it
+ * goes ahead). The idempotency key is freed only if it is this order's.
  */
 export const REJECT_ORDER = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= 'accepted' then return 'taken' end
 redis.call('DEL', KEYS[1], KEYS[2])
-if #KEYS == 3 then redis.call('DEL', KEYS[3]) end
+if #KEYS == 3 and redis.call('HGET', KEYS[3], 'orderId') == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 'rejected'
 `;
 

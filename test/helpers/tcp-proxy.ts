@@ -15,6 +15,7 @@ export class TcpProxy {
   private readonly listener: TCPSocketListener<Pair>;
   private readonly pairs = new Set<Pair>();
   private frozen = false;
+  private muted = false;
 
   constructor(upstreamHost: string, upstreamPort: number) {
     const proxy = this;
@@ -37,7 +38,7 @@ export class TcpProxy {
                 pair.pending = [];
               },
               data(_upstream, chunk) {
-                pair.client.write(chunk);
+                if (!proxy.muted) pair.client.write(chunk);
               },
               close() {
                 pair.client.end();
@@ -72,6 +73,21 @@ export class TcpProxy {
   /** From now on the service's bytes are dropped (the broker's still reach it). */
   freeze(): void {
     this.frozen = true;
+  }
+
+  /** From now on the upstream's answers are dropped (the service's requests still reach it). */
+  mute(): void {
+    this.muted = true;
+  }
+
+  /** Drops every connection, so the client reconnects through a relay that forwards again. */
+  reset(): void {
+    this.frozen = false;
+    this.muted = false;
+    for (const pair of this.pairs) {
+      pair.upstream?.end();
+      pair.client.end();
+    }
   }
 
   /** Closes every connection and stops listening. */
