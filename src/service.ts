@@ -28,6 +28,7 @@ import { createCallbackHandler } from "./runtime/callbacks/deliver-callback";
 import { loadHandlers } from "./runtime/load-handlers";
 import { OrderEvents } from "./runtime/order-events";
 import { expireOrder } from "./runtime/order-expiry";
+import { sleep } from "./runtime/backoff";
 import { Workers } from "./runtime/workers";
 import { DeadLetterStore } from "./store/dead-letter-store";
 import { MessageLedger } from "./store/message-ledger";
@@ -66,6 +67,9 @@ export interface Service {
    */
   stop(options?: { deleteTopology?: boolean }): Promise<void>;
 }
+
+/** How long a stopping process keeps its HTTP listener open after it began refusing orders. */
+const HTTP_CLOSE_GRACE_MS = 1000;
 
 /** Builds and starts everything the configured ROLE needs. */
 export async function startService(options: ServiceOptions): Promise<Service> {
@@ -182,7 +186,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     (stopping ??= (async () => {
       draining = true;
       log.info("shutting down: refusing new orders, draining handlers");
-      await workers?.stop(config.SHUTDOWN_TIMEOUT_MS);
+      // Keep answering for a moment (503 for orders, `Connection: close` on every answer) so
+      // clients on keep-alive connections leave before the listener closes under them.
+      const closeGraceMs = server ? Math.min(HTTP_CLOSE_GRACE_MS, config.SHUTDOWN_TIMEOUT_MS) : 0;
+      await Promise.all([workers?.stop(config.SHUTDOWN_TIMEOUT_MS), sleep(closeGraceMs)]);
       await server?.stop();
       if (deferredWrites.size > 0) await deferredWrites.settle(2000);
       await queueDepths.stop();

@@ -44,6 +44,8 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     c.set("log", requestLog);
     c.set("draining", options.isDraining());
     await next();
+    // Shutting down: ask keep-alive clients to reconnect (elsewhere) for their next request.
+    if (options.isDraining()) c.header("Connection", "close");
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     const seconds = (performance.now() - started) / 1000;
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
