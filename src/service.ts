@@ -87,7 +87,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
   log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
 
-  const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000);
+  const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000, log);
+  try {
+    await publisher.start();
+  } catch (error) {
+    await broker.broker.shutdown().catch(() => {});
+    redis.disconnect();
+    throw error;
+  }
   const orderStore = new OrderStore(redis);
   const ledger = new MessageLedger(redis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
   const deadLetterStore = new DeadLetterStore(redis);
@@ -156,6 +163,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log.info("shutting down: refusing new orders, draining handlers");
       await workers?.stop(config.SHUTDOWN_TIMEOUT_MS);
       await server?.stop();
+      await publisher.close();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
       await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
       await redis.quit().catch(() => redis.disconnect());
