@@ -48,6 +48,7 @@ async function runFull(): Promise<void> {
   say("warming up");
   await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: 2, okStatus: 200 });
   for (const target of [rascal, bullmq, service]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: 2, okStatus: 202 });
+  await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
   await drain(bullmqCounts(bullmq));
   await drain(serviceCounts(service));
 
@@ -68,6 +69,7 @@ async function runFull(): Promise<void> {
     hono.push((await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: args.seconds, okStatus: 200 })).okPerSec);
     say(`round ${round}/${args.rounds}: Rascal intake`);
     rascalRounds.push(await measureIntake(orders(rascal), args.seconds));
+    await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
     say(`round ${round}/${args.rounds}: BullMQ service`);
     bullmqRounds.push(await measureIntake(orders(bullmq), args.seconds, bullmqCounts(bullmq)));
     say(`round ${round}/${args.rounds}: order-pipeline`);
