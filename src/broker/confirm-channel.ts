@@ -8,7 +8,8 @@ export type SettleFailure = "unavailable" | "blocked" | "unroutable" | "timeout"
 export type Settle = (failure?: SettleFailure, detail?: string) => void;
 
 interface Pending {
-  messageId: string;
+  /** Exchange, routing key and messageId: what a basic.return tells about the message. */
+  key: string;
   settle: Settle;
   deadline: number;
   returned: boolean;
@@ -27,7 +28,8 @@ const SWEEP_MS = 100;
  * which caps throughput at the pool size; here every publish is written at once and settled
  * from the broker's (possibly multiple) acks. A mandatory message the broker could not route
  * comes back as `basic.return` before its ack, on the same channel and in publish order, so it
- * is matched to the oldest unsettled publish with its messageId. Each publish settles exactly
+ * is matched to the oldest unsettled publish with its exchange, routing key and messageId (a
+ * retry or dead letter reuses the messageId, but goes elsewhere). Each publish settles exactly
  * once: a confirm arriving after the deadline, or after the channel closed, is ignored.
  * While the connection is down or blocked by a resource alarm, publishes fail at once.
  */
@@ -38,10 +40,10 @@ export class ConfirmChannel {
   private closing = false;
   private reconnectDelay = RECONNECT_MIN_MS;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
-  /** Unsettled publishes in publish order (Map keeps insertion order), for the deadline sweep. */
+  /** Unsettled publishes in publish order (a Set keeps insertion order), for the deadline sweep. */
   private readonly pending = new Set<Pending>();
-  /** Unsettled publishes by messageId, oldest first, to match returns. */
-  private readonly byMessageId = new Map<string, Pending[]>();
+  /** Unsettled publishes by returnKey, oldest first, to match returns. */
+  private readonly byKey = new Map<string, Pending[]>();
   private sweeper?: ReturnType<typeof setInterval>;
 
   constructor(
@@ -81,11 +83,11 @@ export class ConfirmChannel {
     const channel = this.channel;
     if (!channel) return settle("unavailable", "broker is not connected");
     if (this.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
-    const entry: Pending = { messageId: options.messageId, settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
+    const entry: Pending = { key: returnKey(exchange, routingKey, options.messageId), settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
     this.pending.add(entry);
-    const queue = this.byMessageId.get(entry.messageId);
+    const queue = this.byKey.get(entry.key);
     if (queue) queue.push(entry);
-    else this.byMessageId.set(entry.messageId, [entry]);
+    else this.byKey.set(entry.key, [entry]);
     try {
       channel.publish(exchange, routingKey, content, options, (error) => {
         if (error) this.finish(entry, "error", `broker rejected the message: ${String(error.message ?? error)}`);
@@ -101,11 +103,11 @@ export class ConfirmChannel {
     if (entry.settled) return;
     entry.settled = true;
     this.pending.delete(entry);
-    const queue = this.byMessageId.get(entry.messageId);
+    const queue = this.byKey.get(entry.key);
     if (queue) {
       const index = queue.indexOf(entry);
       if (index >= 0) queue.splice(index, 1);
-      if (queue.length === 0) this.byMessageId.delete(entry.messageId);
+      if (queue.length === 0) this.byKey.delete(entry.key);
     }
     entry.settle(failure, detail);
   }
@@ -113,7 +115,8 @@ export class ConfirmChannel {
   private onReturn(message: ConsumeMessage): void {
     const messageId = message.properties.messageId as string | undefined;
     if (!messageId) return;
-    const entry = this.byMessageId.get(messageId)?.find((candidate) => !candidate.returned);
+    const key = returnKey(message.fields.exchange, message.fields.routingKey, messageId);
+    const entry = this.byKey.get(key)?.find((candidate) => !candidate.returned);
     if (entry) entry.returned = true;
   }
 
@@ -206,4 +209,8 @@ export class ConfirmChannel {
       );
     }, delay);
   }
+}
+
+function returnKey(exchange: string, routingKey: string, messageId: string): string {
+  return `${exchange}\u0000${routingKey}\u0000${messageId}`;
 }
