@@ -11,7 +11,8 @@ import { createBenchEnv } from "./lib/bench-env";
 import { measureCompletionLatency } from "./lib/completion-latency";
 import { CONNECTIONS, drain, measureIntake, type IntakeRound } from "./lib/measure-intake";
 import { memoryOf, runScript, type Target } from "./lib/process";
-import { formatTable, ratio, type Row } from "./lib/report";
+import { formatTable, times, type Row } from "./lib/report";
+import { medianRatio } from "./lib/round-ratios";
 import { median } from "./lib/stats";
 import { runSoak } from "./lib/soak";
 import { bullmqCounts, serviceCounts, startBareHono, startBullmqService, startOrderService, startRascalIntake } from "./lib/targets";
@@ -105,13 +106,21 @@ async function runFull(): Promise<void> {
     completionP99Ms: latency.p99Ms,
     servicePeakRssMb: memory.peakMb,
   };
+  const per = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => rounds.map(pick);
+  const serviceRps = per(serviceRounds, (r) => r.wrk.okPerSec);
+  const serviceE2e = per(serviceRounds, (r) => r.endToEndPerSec);
   const ratios = {
-    intakeVsBullmq: figures.serviceReqPerSec / figures.bullmqReqPerSec,
-    intakeVsRascalIntake: figures.serviceReqPerSec / figures.rascalIntakeReqPerSec,
-    intakeVsBareHono: figures.serviceReqPerSec / figures.bareHonoReqPerSec,
-    endToEndVsBullmq: figures.serviceEndToEndPerSec / figures.bullmqEndToEndPerSec,
-    endToEndVsAmqpCeiling: figures.serviceEndToEndPerSec / figures.amqpCeilingMsgsPerSec,
+    intakeVsBullmq: medianRatio(serviceRps, per(bullmqRounds, (r) => r.wrk.okPerSec)),
+    intakeVsRascalIntake: medianRatio(serviceRps, per(rascalRounds, (r) => r.wrk.okPerSec)),
+    intakeVsBareHono: medianRatio(serviceRps, hono),
+    endToEndVsBullmq: medianRatio(serviceE2e, per(bullmqRounds, (r) => r.endToEndPerSec)),
+    endToEndVsAmqpCeiling: medianRatio(serviceE2e, amqp),
+    p99VsBullmq: medianRatio(per(serviceRounds, (r) => r.wrk.p99Ms), per(bullmqRounds, (r) => r.wrk.p99Ms)),
+    rascalIntakeVsBareHono: medianRatio(per(rascalRounds, (r) => r.wrk.okPerSec), hono),
+    bullmqVsBareHono: medianRatio(per(bullmqRounds, (r) => r.wrk.okPerSec), hono),
+    bullmqEndToEndVsAmqpCeiling: medianRatio(per(bullmqRounds, (r) => r.endToEndPerSec), amqp),
   };
+
   // Every 202 is an order the broker confirmed and routed: all of them must have completed.
   const serviceNon202 = serviceRounds.reduce((sum, r) => sum + r.wrk.other + r.wrk.errors, 0);
   const allCompleted = serviceRounds.every((r) => r.completed !== undefined && r.completed >= r.accepted! && r.accepted! >= r.wrk.ok) && latency.notCompleted === 0;
@@ -128,32 +137,32 @@ async function runFull(): Promise<void> {
   const rows: Row[] = [
     { group: "ceiling", what: "amqplib confirm publish+consume (256 in flight)", value: figures.amqpCeilingMsgsPerSec, unit: "msg/s" },
     { group: "ceiling", what: "bare Hono GET on Bun", value: figures.bareHonoReqPerSec, unit: "req/s" },
-    { group: "peer", what: "Hono+zod+Rascal intake (1 awaited confirm/request)", value: figures.rascalIntakeReqPerSec, unit: "req/s", ratios: ratio(figures.rascalIntakeReqPerSec, figures.bareHonoReqPerSec, "bare Hono") },
+    { group: "peer", what: "Hono+zod+Rascal intake (1 awaited confirm/request)", value: figures.rascalIntakeReqPerSec, unit: "req/s", ratios: times(ratios.rascalIntakeVsBareHono, "bare Hono") },
     { group: "peer", what: "  p99 latency", value: figures.rascalIntakeP99Ms, unit: "ms" },
-    { group: "peer", what: "Hono+BullMQ service intake", value: figures.bullmqReqPerSec, unit: "req/s", ratios: ratio(figures.bullmqReqPerSec, figures.bareHonoReqPerSec, "bare Hono") },
+    { group: "peer", what: "Hono+BullMQ service intake", value: figures.bullmqReqPerSec, unit: "req/s", ratios: times(ratios.bullmqVsBareHono, "bare Hono") },
     { group: "peer", what: "  p99 latency", value: figures.bullmqP99Ms, unit: "ms" },
-    { group: "peer", what: "Hono+BullMQ end to end", value: figures.bullmqEndToEndPerSec, unit: "orders/s", ratios: ratio(figures.bullmqEndToEndPerSec, figures.amqpCeilingMsgsPerSec, "amqplib") },
+    { group: "peer", what: "Hono+BullMQ end to end", value: figures.bullmqEndToEndPerSec, unit: "orders/s", ratios: times(ratios.bullmqEndToEndVsAmqpCeiling, "amqplib") },
     {
       group: "service",
       what: "intake (202s only)",
       value: figures.serviceReqPerSec,
       unit: "req/s",
-      ratios: [ratio(figures.serviceReqPerSec, figures.bullmqReqPerSec, "BullMQ"), ratio(figures.serviceReqPerSec, figures.rascalIntakeReqPerSec, "Rascal intake"), ratio(figures.serviceReqPerSec, figures.bareHonoReqPerSec, "bare Hono")].join(", "),
+      ratios: [times(ratios.intakeVsBullmq, "BullMQ"), times(ratios.intakeVsRascalIntake, "Rascal intake"), times(ratios.intakeVsBareHono, "bare Hono")].join(", "),
     },
     { group: "service", what: "  p50 / p90 latency", value: figures.serviceP50Ms, unit: `ms / ${figures.serviceP90Ms.toFixed(2)} ms` },
-    { group: "service", what: "  p99 latency", value: figures.serviceP99Ms, unit: "ms", ratios: ratio(figures.serviceP99Ms, figures.bullmqP99Ms, "BullMQ p99") },
+    { group: "service", what: "  p99 latency", value: figures.serviceP99Ms, unit: "ms", ratios: times(ratios.p99VsBullmq, "BullMQ p99") },
     {
       group: "service",
       what: "end to end (all accepted orders completed)",
       value: figures.serviceEndToEndPerSec,
       unit: "orders/s",
-      ratios: [ratio(figures.serviceEndToEndPerSec, figures.bullmqEndToEndPerSec, "BullMQ"), ratio(figures.serviceEndToEndPerSec, figures.amqpCeilingMsgsPerSec, "amqplib")].join(", "),
+      ratios: [times(ratios.endToEndVsBullmq, "BullMQ"), times(ratios.endToEndVsAmqpCeiling, "amqplib")].join(", "),
     },
     { group: "service", what: `submit→completed p50 at ${args.rate}/s`, value: figures.completionP50Ms, unit: "ms" },
     { group: "service", what: `submit→completed p99 at ${args.rate}/s`, value: figures.completionP99Ms, unit: "ms" },
     { group: "service", what: "peak RSS (VmHWM)", value: figures.servicePeakRssMb, unit: "MiB" },
   ];
-  console.log(`\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, medians\n`);
+  console.log(`\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, figures are medians, ratios medians of same-round ratios\n`);
   console.log(formatTable(rows));
   console.log(`\nnon-202 answers from the service: ${serviceNon202}; every accepted order completed: ${allCompleted}`);
   console.log(`targets: ${Object.entries(targetsMet).map(([name, met]) => `${name}=${met ? "met" : "MISSED"}`).join(" ")}\n`);

@@ -23,6 +23,6 @@ function formatValue(value: number, unit: string): string {
   return `${value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${unit}`;
 }
 
-export function ratio(value: number, base: number, name: string): string {
-  return `${(value / base).toFixed(2)}× ${name}`;
+export function times(ratio: number, name: string): string {
+  return `${ratio.toFixed(2)}× ${name}`;
 }

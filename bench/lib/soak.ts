@@ -1,15 +1,22 @@
 import type { BenchEnv } from "./bench-env";
 import { measureCompletionLatency, type CompletionLatency } from "./completion-latency";
 import { memoryOf, type Target } from "./process";
+import { median } from "./stats";
 import { serviceCounts } from "./targets";
 
 /** RSS is read once the service is warm (JIT, channel pools, buffers), not at start-up. */
 const WARM_UP_SEC = 30;
 const SAMPLE_EVERY_MS = 5000;
+/**
+ * RSS swings by ±15% with the garbage collector's cycle, so single samples are compared as
+ * medians over a window: the first window after warm-up against the last one.
+ */
+const WINDOW_SEC = 60;
 
 export interface SoakResult {
   seconds: number;
   rate: number;
+  /** Median RSS over the first window after warm-up, and over the last window. */
   rssAfterWarmUpMb: number;
   rssEndMb: number;
   growthPct: number;
@@ -32,19 +39,21 @@ export async function runSoak(service: Target, env: BenchEnv, rate: number, seco
   } finally {
     clearInterval(sampler);
   }
-  const warm = samples.find((sample) => sample.atSec >= WARM_UP_SEC) ?? samples[0]!;
   const running = samples.filter((sample) => sample.atSec <= seconds);
-  const end = running[running.length - 1] ?? warm;
+  const window = Math.min(WINDOW_SEC, Math.max(SAMPLE_EVERY_MS / 1000, (seconds - WARM_UP_SEC) / 3));
+  const rssIn = (from: number, to: number) => median(running.filter((sample) => sample.atSec >= from && sample.atSec <= to).map((sample) => sample.rssMb));
+  const warmMb = rssIn(WARM_UP_SEC, WARM_UP_SEC + window);
+  const endMb = rssIn(seconds - window, seconds);
   const result: SoakResult = {
     seconds,
     rate,
-    rssAfterWarmUpMb: warm.rssMb,
-    rssEndMb: end.rssMb,
-    growthPct: ((end.rssMb - warm.rssMb) / warm.rssMb) * 100,
+    rssAfterWarmUpMb: warmMb,
+    rssEndMb: endMb,
+    growthPct: ((endMb - warmMb) / warmMb) * 100,
     peakRssMb: memoryOf(service.pid).peakMb,
     samples,
     latency,
   };
-  say(`soak: RSS ${warm.rssMb.toFixed(1)} MiB at ${warm.atSec} s → ${end.rssMb.toFixed(1)} MiB at ${end.atSec} s (${result.growthPct.toFixed(1)}%), peak ${result.peakRssMb.toFixed(1)} MiB, submit→completed p99 ${latency.p99Ms.toFixed(1)} ms`);
+  say(`soak: median RSS ${warmMb.toFixed(1)} MiB in ${WARM_UP_SEC}–${WARM_UP_SEC + window} s → ${endMb.toFixed(1)} MiB in the last ${window} s (${result.growthPct >= 0 ? "+" : ""}${result.growthPct.toFixed(1)}%), peak ${result.peakRssMb.toFixed(1)} MiB, submit→completed p99 ${latency.p99Ms.toFixed(1)} ms`);
   return result;
 }
