@@ -95,8 +95,23 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     redis.disconnect();
     throw error;
   }
+  // The per-order scripts (intake's order record, workers' claim and finish) share a connection
+  // with auto-pipelining: the scripts of all orders handled in one turn of the event loop go to
+  // Redis in one write instead of one each. Kept apart from `redis` because ioredis'
+  // auto-pipelining does not mix with the MULTI that order reads use.
+  const pipelinedRedis = redis.duplicate({ enableAutoPipelining: true });
+  pipelinedRedis.on("error", (error: Error) => log.warn({ err: error.message }, "redis error (pipelined)"));
+  try {
+    await pipelinedRedis.connect();
+  } catch (error) {
+    await publisher.close();
+    await broker.broker.shutdown().catch(() => {});
+    redis.disconnect();
+    pipelinedRedis.disconnect();
+    throw error;
+  }
   const orderStore = new OrderStore(redis);
-  const ledger = new MessageLedger(redis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
+  const ledger = new MessageLedger(pipelinedRedis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
   const deadLetterStore = new DeadLetterStore(redis);
   const plans = new Map<string, SubscriptionPlan>(topology.handlerSubscriptions.map((plan) => [plan.name, plan]));
   const deadLetters = new DeadLetters(deadLetterStore, ledger, publisher, plans, ORDER_SUBSCRIPTION, log);
@@ -138,14 +153,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     readiness: () => {
       const checks = {
         broker: broker.health.connected && !broker.health.blocked,
-        redis: isRedisReady(redis),
+        redis: isRedisReady(redis) && isRedisReady(pipelinedRedis),
         accepting: !draining,
       };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
   if (runsIntake) {
-    const intake = new OrderIntake(orderStore, publisher, metrics, log, config.ORDER_TIMEOUT_MS);
+    const intake = new OrderIntake(new OrderStore(pipelinedRedis), publisher, metrics, log, config.ORDER_TIMEOUT_MS);
     registerOrderRoutes(app, intake, orderStore);
     registerAdminRoutes(app, deadLetters, config.ADMIN_TOKEN);
     mountDocs(app);
@@ -166,6 +181,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await publisher.close();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();
       await closeBroker.catch((error: unknown) => log.warn({ err: error }, "broker shutdown"));
+      await pipelinedRedis.quit().catch(() => pipelinedRedis.disconnect());
       await redis.quit().catch(() => redis.disconnect());
       log.info("stopped");
     })());

@@ -1,3 +1,4 @@
+import type { Writable } from "node:stream";
 import amqp from "amqplib";
 import type { ChannelModel, ConfirmChannel as AmqpConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "../log";
@@ -45,6 +46,8 @@ export class ConfirmChannel {
   /** Unsettled publishes by returnKey, oldest first, to match returns. */
   private readonly byKey = new Map<string, Pending[]>();
   private sweeper?: ReturnType<typeof setInterval>;
+  /** Whether the connection's socket is corked until the next turn of the event loop. */
+  private corked = false;
 
   constructor(
     private readonly url: string,
@@ -88,6 +91,7 @@ export class ConfirmChannel {
     const queue = this.byKey.get(entry.key);
     if (queue) queue.push(entry);
     else this.byKey.set(entry.key, [entry]);
+    this.cork();
     try {
       channel.publish(exchange, routingKey, content, options, (error) => {
         if (error) this.finish(entry, "error", `broker rejected the message: ${String(error.message ?? error)}`);
@@ -97,6 +101,26 @@ export class ConfirmChannel {
     } catch (error) {
       this.finish(entry, "unavailable", (error as Error).message);
     }
+  }
+
+  /**
+   * amqplib hands every message to the socket separately, one send system call each. Corking
+   * the socket until the next turn of the event loop sends all publishes of this turn (from
+   * many concurrent requests) in one write. amqplib moves frames to the socket from a
+   * setImmediate of its own, queued after ours, hence the uncork one turn later still.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const socket = (this.connection as unknown as { connection?: { stream?: Writable } } | undefined)?.connection?.stream;
+    if (!socket || typeof socket.cork !== "function") return;
+    socket.cork();
+    this.corked = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.corked = false;
+        socket.uncork();
+      }),
+    );
   }
 
   private finish(entry: Pending, failure?: SettleFailure, detail?: string): void {
