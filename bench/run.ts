@@ -19,6 +19,7 @@ import { bullmqCounts, serviceCounts, startBareHono, startBullmqService, startOr
 import { runWrk } from "./lib/wrk";
 
 const args = readArgs(process.argv.slice(2));
+const WARM_UP_SEC = 5;
 const env = await createBenchEnv();
 const targets: Target[] = [];
 const say = (text: string) => console.error(`[bench] ${text}`);
@@ -46,9 +47,11 @@ async function runFull(): Promise<void> {
   targets.push(bare, rascal, bullmq, service);
   const orders = (target: Target) => `${target.baseUrl}/orders`;
 
-  say("warming up");
-  await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: 2, okStatus: 200 });
-  for (const target of [rascal, bullmq, service]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: 2, okStatus: 202 });
+  // Bun's JIT keeps compiling for seconds after start (its compiler threads took a third of the
+  // service's CPU in a 5 s run from cold): every target gets the same warm-up before measuring.
+  say(`warming up (${WARM_UP_SEC} s per target)`);
+  await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 200 });
+  for (const target of [rascal, bullmq, service]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
   await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
   await drain(bullmqCounts(bullmq));
   await drain(serviceCounts(service));
