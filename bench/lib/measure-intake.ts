@@ -3,7 +3,13 @@ import { runWrk, type WrkResult } from "./wrk";
 export const CONNECTIONS = 64;
 
 /** Accepted and completed orders as a target counts them itself. */
-export type CountsReader = () => Promise<{ accepted: number; completed: number }>;
+export interface CountsReader {
+  accepted(): Promise<number>;
+  /** Cheap enough to poll every few milliseconds. */
+  completed(): Promise<number>;
+  /** The target's own record of completed orders, read once at the end to check the count. */
+  recorded?(): Promise<number>;
+}
 
 export interface IntakeRound {
   wrk: WrkResult;
@@ -20,39 +26,41 @@ export interface IntakeRound {
  * during the run completed and derives the end-to-end rate, measured the same way for every target.
  */
 export async function measureIntake(url: string, durationSec: number, counts?: CountsReader): Promise<IntakeRound> {
-  const before = counts ? await counts() : undefined;
+  if (!counts) return { wrk: await runWrk({ url, connections: CONNECTIONS, durationSec, okStatus: 202 }) };
+  const accepted0 = await counts.accepted();
+  const completed0 = await counts.completed();
+  const recorded0 = (await counts.recorded?.()) ?? completed0;
   const started = performance.now();
   const wrk = await runWrk({ url, connections: CONNECTIONS, durationSec, okStatus: 202 });
-  if (!counts || !before) return { wrk };
   const wrkEnded = performance.now();
   // Requests cut off when wrk stops may still be accepted: settle them before counting.
   await Bun.sleep(50);
-  const deadline = performance.now() + 180_000;
+  const accepted = (await counts.accepted()) - accepted0;
+  const done = await waitForCompleted(counts, completed0 + accepted);
+  const finished = performance.now();
+  const completed = counts.recorded ? (await counts.recorded()) - recorded0 : done - completed0;
+  return {
+    wrk,
+    endToEndPerSec: completed >= accepted ? accepted / ((finished - started) / 1000) : 0,
+    accepted,
+    completed,
+    drainSec: (finished - wrkEnded) / 1000,
+  };
+}
+
+/** Polls until `target` orders completed; returns the count seen (less on timeout). */
+async function waitForCompleted(counts: CountsReader, target: number, timeoutMs = 180_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const now = await counts();
-    const accepted = now.accepted - before.accepted;
-    const completed = now.completed - before.completed;
-    if (completed >= accepted || performance.now() > deadline) {
-      const finished = performance.now();
-      return {
-        wrk,
-        endToEndPerSec: completed >= accepted ? accepted / ((finished - started) / 1000) : 0,
-        accepted,
-        completed,
-        drainSec: (finished - wrkEnded) / 1000,
-      };
-    }
-    await Bun.sleep(25);
+    const completed = await counts.completed();
+    if (completed >= target || performance.now() > deadline) return completed;
+    await Bun.sleep(10);
   }
 }
 
 /** Waits until a target has completed everything it accepted (before a measured run). */
 export async function drain(counts: CountsReader, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { accepted, completed } = await counts();
-    if (completed >= accepted) return;
-    if (Date.now() > deadline) throw new Error(`target did not drain: ${completed}/${accepted} completed`);
-    await Bun.sleep(50);
-  }
+  const accepted = await counts.accepted();
+  const completed = await waitForCompleted(counts, accepted, timeoutMs);
+  if (completed < accepted) throw new Error(`target did not drain: ${completed}/${accepted} completed`);
 }

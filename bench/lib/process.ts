@@ -6,6 +6,8 @@ export interface Target {
   name: string;
   pid: number;
   baseUrl: string;
+  /** Where the bench handler inside the service reports how many orders it ran. */
+  statsUrl?: string;
   stop(): Promise<void>;
 }
 

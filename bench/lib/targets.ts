@@ -40,9 +40,10 @@ export function startBullmqService(env: BenchEnv): Promise<Target> {
 }
 
 /** This service, started as `bun run start` would, with the no-op handler and its own namespace. */
-export function startOrderService(env: BenchEnv): Promise<Target> {
+export async function startOrderService(env: BenchEnv): Promise<Target> {
   const port = freePort();
-  return startTarget({
+  const statsPort = freePort();
+  const target = await startTarget({
     name: "order-pipeline",
     cmd: ["bun", "src/main.ts"],
     env: {
@@ -51,14 +52,23 @@ export function startOrderService(env: BenchEnv): Promise<Target> {
       RASCAL_CONFIG: env.serviceRascalConfig("service"),
       HANDLERS_DIR: BENCH_HANDLERS_DIR,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+      BENCH_STATS_PORT: String(statsPort),
     },
     port,
     readyPath: "/readyz",
     logFile: join(env.dir, "order-pipeline.log"),
   });
+  return { ...target, statsUrl: `http://127.0.0.1:${statsPort}/` };
 }
 
-export const serviceCounts = (target: Target): CountsReader => () => readServiceCounts(target.baseUrl);
+/** The service counts accepted orders in /metrics; the bench handler counts the ones it ran. */
+export const serviceCounts = (target: Target): CountsReader => ({
+  accepted: async () => (await readServiceCounts(target.baseUrl)).accepted,
+  completed: async () => ((await (await fetch(target.statsUrl!)).json()) as { handled: number }).handled,
+  recorded: async () => (await readServiceCounts(target.baseUrl)).completed,
+});
 
-export const bullmqCounts = (target: Target): CountsReader => async () =>
-  (await (await fetch(`${target.baseUrl}/stats`)).json()) as { accepted: number; completed: number };
+export const bullmqCounts = (target: Target): CountsReader => {
+  const stats = async () => (await (await fetch(`${target.baseUrl}/stats`)).json()) as { accepted: number; completed: number };
+  return { accepted: async () => (await stats()).accepted, completed: async () => (await stats()).completed };
+};
