@@ -38,7 +38,8 @@ export async function measureIntake(url: string, durationSec: number, counts?: C
   const accepted = (await counts.accepted()) - accepted0;
   const done = await waitForCompleted(counts, completed0 + accepted);
   const finished = performance.now();
-  const completed = counts.recorded ? (await counts.recorded()) - recorded0 : done - completed0;
+  // The target records an order completed just after its handler returned: give it a moment.
+  const completed = counts.recorded ? (await waitForRecorded(counts.recorded, recorded0 + accepted)) - recorded0 : done - completed0;
   return {
     wrk,
     endToEndPerSec: completed >= accepted ? accepted / ((finished - started) / 1000) : 0,
@@ -55,6 +56,15 @@ async function waitForCompleted(counts: CountsReader, target: number, timeoutMs 
     const completed = await counts.completed();
     if (completed >= target || performance.now() > deadline) return completed;
     await Bun.sleep(10);
+  }
+}
+
+async function waitForRecorded(recorded: () => Promise<number>, target: number, timeoutMs = 10_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const count = await recorded();
+    if (count >= target || performance.now() > deadline) return count;
+    await Bun.sleep(100);
   }
 }
 
