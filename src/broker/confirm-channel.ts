@@ -94,7 +94,9 @@ export class ConfirmChannel {
     this.cork();
     try {
       channel.publish(exchange, routingKey, content, options, (error) => {
-        if (error) this.finish(entry, "error", `broker rejected the message: ${String(error.message ?? error)}`);
+        // amqplib fails every unconfirmed publish with "channel closed" when the channel or its
+        // connection goes away: the broker may or may not have the message, it did not refuse it.
+        if (error) this.finish(entry, ...describeFailure(error));
         else if (entry.returned) this.finish(entry, "unroutable", "no queue is bound for this message");
         else this.finish(entry);
       });
@@ -237,4 +239,10 @@ export class ConfirmChannel {
 
 function returnKey(exchange: string, routingKey: string, messageId: string): string {
   return `${exchange}\u0000${routingKey}\u0000${messageId}`;
+}
+
+function describeFailure(error: unknown): [SettleFailure, string] {
+  const message = error instanceof Error ? error.message : String(error);
+  if (message === "message nacked") return ["error", "the broker refused the message (nack)"];
+  return ["unavailable", `no confirm: ${message}`];
 }
