@@ -1,7 +1,10 @@
+import type { Options } from "amqplib";
 import type { BrokerAsPromised, PublicationSession } from "rascal";
+import type { Logger } from "../log";
 import type { BrokerHealth } from "./broker";
+import { ConfirmChannel, type SettleFailure } from "./confirm-channel";
 
-export type PublishFailure = "unavailable" | "blocked" | "unroutable" | "timeout" | "error";
+export type PublishFailure = SettleFailure;
 
 /** A publish the broker did not confirm as stored and routed. */
 export class PublishError extends Error {
@@ -23,22 +26,111 @@ export interface PublishOptions {
   contentType?: string;
 }
 
+/** A publication of rascal.json as Rascal resolved it (namespaced destination included). */
+interface ResolvedPublication {
+  vhost: string;
+  exchange?: string;
+  queue?: string;
+  destination: string;
+  routingKey?: string;
+  confirm?: boolean;
+  encryption?: unknown;
+  options?: Options.Publish;
+}
+
+interface ResolvedConfig {
+  publications: Record<string, ResolvedPublication>;
+  vhosts: Record<string, { connections?: { url: string }[] }>;
+}
+
+/** Where one publication goes over the fast path, worked out once. */
+interface Route {
+  channel: ConfirmChannel;
+  exchange: string;
+  routingKey: string;
+  options: Options.Publish;
+}
+
 /**
- * Publishes through Rascal and settles exactly once: resolved only when the broker confirmed
- * the message and did not return it as unroutable; rejected at once while the broker is down
- * or blocked (Rascal would hold the message), and after `confirmTimeoutMs` otherwise.
+ * Publishes the publications of rascal.json and settles exactly once: resolved only when the
+ * broker confirmed the message and did not return it as unroutable; rejected at once while the
+ * broker is down or blocked, and after `confirmTimeoutMs` otherwise.
+ *
+ * Confirmed publications go through one pipelined confirm channel per vhost (see
+ * ConfirmChannel): with one awaited confirm per request, Rascal's pooled channels cap the
+ * intake at the pool size. Rascal still owns the topology, and resolves each publication's
+ * destination, routing key and options; publications the fast path does not cover
+ * (unconfirmed or encrypted ones) go through Rascal as before.
  */
 export class Publisher {
+  private readonly channels = new Map<string, ConfirmChannel>();
+  private readonly routes = new Map<string, Route | null>();
+  private readonly config: ResolvedConfig;
+
   constructor(
     private readonly broker: BrokerAsPromised,
     private readonly health: BrokerHealth,
     private readonly confirmTimeoutMs: number,
-  ) {}
+    private readonly log: Logger,
+  ) {
+    this.config = (broker as unknown as { config: ResolvedConfig }).config;
+  }
+
+  /** Opens the confirm channels of the vhosts that confirmed publications use. */
+  async start(): Promise<void> {
+    for (const publication of Object.values(this.config.publications)) {
+      if (!usesFastPath(publication) || this.channels.has(publication.vhost)) continue;
+      const url = this.config.vhosts[publication.vhost]?.connections?.[0]?.url;
+      if (!url) continue;
+      const channel = new ConfirmChannel(url, `order-pipeline publisher (${publication.vhost})`, this.confirmTimeoutMs, this.log);
+      await channel.open();
+      this.channels.set(publication.vhost, channel);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.channels.values()].map((channel) => channel.close()));
+  }
 
   async publish(publication: string, payload: unknown, options: PublishOptions): Promise<void> {
     if (!this.health.connected) throw new PublishError("unavailable", "broker is not connected");
     if (this.health.blocked) throw new PublishError("blocked", "broker is blocking publishers (resource alarm)");
+    const route = this.route(publication);
+    if (!route) return this.publishThroughRascal(publication, payload, options);
 
+    const { content, contentType } = encode(payload, options.contentType);
+    const headers = route.options.headers ? { ...route.options.headers, ...options.headers } : (options.headers ?? {});
+    const amqpOptions: Options.Publish & { messageId: string } = { ...route.options, messageId: options.messageId, headers };
+    if (contentType !== undefined) amqpOptions.contentType = contentType;
+    if (options.expirationMs !== undefined) amqpOptions.expiration = String(options.expirationMs);
+    return new Promise<void>((resolve, reject) => {
+      route.channel.publish(route.exchange, route.routingKey, content, amqpOptions, (failure, detail) => {
+        if (failure) reject(new PublishError(failure, detail ?? failure));
+        else resolve();
+      });
+    });
+  }
+
+  private route(publication: string): Route | null {
+    let route = this.routes.get(publication);
+    if (route !== undefined) return route;
+    const config = this.config.publications[publication];
+    const channel = config && usesFastPath(config) ? this.channels.get(config.vhost) : undefined;
+    route =
+      config && channel
+        ? {
+            channel,
+            // A queue publication goes through the default exchange, keyed by the queue's name.
+            exchange: config.queue !== undefined ? "" : config.destination,
+            routingKey: config.queue !== undefined ? config.destination : (config.routingKey ?? ""),
+            options: { ...config.options },
+          }
+        : null;
+    this.routes.set(publication, route);
+    return route;
+  }
+
+  private async publishThroughRascal(publication: string, payload: unknown, options: PublishOptions): Promise<void> {
     const overrides = {
       options: {
         messageId: options.messageId,
@@ -55,6 +147,17 @@ export class Publisher {
     }
     return settleOnce(session, options.messageId, this.confirmTimeoutMs);
   }
+}
+
+function usesFastPath(publication: ResolvedPublication): boolean {
+  return publication.confirm === true && !publication.encryption && typeof publication.destination === "string";
+}
+
+/** Encodes a payload the way Rascal does, so consumers see the same content and content type. */
+function encode(payload: unknown, contentType: string | undefined): { content: Buffer; contentType?: string } {
+  if (Buffer.isBuffer(payload)) return { content: payload, contentType };
+  if (typeof payload === "string") return { content: Buffer.from(payload), contentType: contentType ?? "text/plain" };
+  return { content: Buffer.from(JSON.stringify(payload)), contentType: contentType ?? "application/json" };
 }
 
 function settleOnce(session: PublicationSession, messageId: string, timeoutMs: number): Promise<void> {

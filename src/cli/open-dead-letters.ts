@@ -31,11 +31,19 @@ export async function openDeadLetters(config: Config, log: Logger): Promise<{ de
   }
   const plans = new Map<string, SubscriptionPlan>(topology.handlerSubscriptions.map((plan) => [plan.name, plan]));
   const ledger = new MessageLedger(redis, `cli:${process.pid}:${Bun.randomUUIDv7()}`, 30_000);
-  const publisher = new Publisher(broker.broker, broker.health, CONFIRM_TIMEOUT_MS);
+  const publisher = new Publisher(broker.broker, broker.health, CONFIRM_TIMEOUT_MS, log);
+  try {
+    await publisher.start();
+  } catch (error) {
+    await broker.broker.shutdown().catch(() => {});
+    redis.disconnect();
+    throw error;
+  }
   const deadLetters = new DeadLetters(new DeadLetterStore(redis), ledger, publisher, plans, ORDER_SUBSCRIPTION, log);
   return {
     deadLetters,
     async close() {
+      await publisher.close().catch(() => {});
       await broker.broker.shutdown().catch(() => {});
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,11 +1,12 @@
 import type { Publisher } from "../broker/publisher";
 import { PublishError } from "../broker/publisher";
-import { ORDER_PUBLICATION, ORDER_TIMEOUT_PUBLICATION } from "../broker/topology";
+import { ORDER_PUBLICATION } from "../broker/topology";
 import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { acceptedResource, OrderStore } from "../store/order-store";
 import type { DeferredWrites } from "./deferred-writes";
+import { OrderTimeouts } from "./order-timeouts";
 
 export type IntakeResult =
   | { kind: "accepted"; order: OrderResource }
@@ -29,14 +30,18 @@ export interface IntakeRequest {
  * removed again, so a 503 leaves nothing behind.
  */
 export class OrderIntake {
+  private readonly timeouts: OrderTimeouts;
+
   constructor(
     private readonly store: OrderStore,
     private readonly publisher: Publisher,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly orderTimeoutMs: number,
+    orderTimeoutMs: number,
     private readonly deferred: DeferredWrites,
-  ) {}
+  ) {
+    this.timeouts = new OrderTimeouts(publisher, metrics, log, orderTimeoutMs);
+  }
 
   async accept(request: IntakeRequest): Promise<IntakeResult> {
     const orderId = Bun.randomUUIDv7();
@@ -89,18 +94,7 @@ export class OrderIntake {
     }
     this.metrics.ordersAccepted.inc();
     this.metrics.messagesPublished.inc({ publication: ORDER_PUBLICATION });
-    this.scheduleTimeout(orderId, headers);
+    this.timeouts.schedule({ orderId, requestId: request.requestId, headers });
     return { kind: "accepted", order: acceptedResource(orderId, doc, createdAt) };
-  }
-
-  /**
-   * The order-timeout message is a safety net, not part of acceptance: the 202 does not wait
-   * for its confirm, and a failure is logged (the order still completes or dead-letters).
-   */
-  private scheduleTimeout(orderId: string, headers: Record<string, string>): void {
-    this.publisher
-      .publish(ORDER_TIMEOUT_PUBLICATION, { orderId }, { messageId: `${orderId}:timeout`, headers, expirationMs: this.orderTimeoutMs })
-      .then(() => this.metrics.messagesPublished.inc({ publication: ORDER_TIMEOUT_PUBLICATION }))
-      .catch((error: unknown) => this.log.warn({ orderId, err: error }, "order timeout not scheduled"));
   }
 }

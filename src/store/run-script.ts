@@ -1,23 +1,30 @@
+import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 
-type ScriptFn = (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
+const shas = new Map<string, string>();
 
 /**
- * Runs a Lua script registered with `defineCommand` (EVALSHA with automatic fallback to EVAL,
- * key prefixing included). The number of keys may vary per call.
+ * Runs a Lua script: EVALSHA, falling back to EVAL when Redis does not know the script yet
+ * (key prefixing included). The number of keys may vary per call. Plain EVALSHA rather than
+ * `defineCommand`, because a command defined on a client after ioredis opened an auto-pipeline
+ * is missing from that pipeline and fails.
  */
-export function runScript(
+export async function runScript(
   redis: Redis,
-  name: string,
+  _name: string,
   lua: string,
   keys: string[],
   args: (string | number)[],
 ): Promise<unknown> {
-  const commands = redis as unknown as Record<string, ScriptFn | undefined>;
-  let fn = commands[name];
-  if (!fn) {
-    redis.defineCommand(name, { lua });
-    fn = commands[name]!;
+  let sha = shas.get(lua);
+  if (!sha) {
+    sha = createHash("sha1").update(lua).digest("hex");
+    shas.set(lua, sha);
   }
-  return fn.call(redis, keys.length, ...keys, ...args);
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+    return redis.eval(lua, keys.length, ...keys, ...args);
+  }
 }

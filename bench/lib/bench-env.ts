@@ -1,0 +1,72 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { BrokerAsPromised } from "rascal";
+import { loadTopology } from "../../src/broker/topology";
+
+/**
+ * One bench run's isolation: a namespace for every queue and exchange, a Redis database of
+ * its own (checked empty before, flushed after), and a scratch directory under .bench/.
+ */
+export interface BenchEnv {
+  id: string;
+  amqpUrl: string;
+  redisUrl: string;
+  dir: string;
+  /** Namespace for one target's queues and exchanges. */
+  namespace(target: string): string;
+  /** rascal.json with its own namespace and the no-op handler on process_order. */
+  serviceRascalConfig(target: string): string;
+  cleanup(): Promise<void>;
+}
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+export const BENCH_HANDLERS_DIR = join(ROOT, "bench/handlers");
+
+export async function createBenchEnv(): Promise<BenchEnv> {
+  const id = Bun.randomUUIDv7().slice(-8);
+  const amqpUrl = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+  const baseRedis = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const db = Number(process.env.BENCH_REDIS_DB ?? 13);
+  const redisUrl = `${baseRedis.replace(/\/\d*$/, "")}/${db}`;
+  const dir = join(ROOT, ".bench", id);
+  mkdirSync(dir, { recursive: true });
+
+  const redis = new Redis(redisUrl);
+  const size = await redis.dbsize();
+  if (size > 0) {
+    redis.disconnect();
+    throw new Error(`Redis database ${db} is not empty (${size} keys): the bench needs one of its own; set BENCH_REDIS_DB`);
+  }
+  const rascalConfigs: string[] = [];
+
+  return {
+    id,
+    amqpUrl,
+    redisUrl,
+    dir,
+    namespace: (target) => `bench-${id}-${target}`,
+    serviceRascalConfig(target) {
+      const config = JSON.parse(readFileSync(join(ROOT, "rascal.json"), "utf8")) as {
+        vhosts: Record<string, Record<string, unknown>>;
+        subscriptions: Record<string, Record<string, unknown>>;
+      };
+      for (const vhost of Object.values(config.vhosts)) vhost.namespace = `bench-${id}-${target}`;
+      config.subscriptions.process_order!.handler = "bench-noop";
+      const path = join(dir, `rascal-${target}.json`);
+      writeFileSync(path, JSON.stringify(config, null, 2));
+      rascalConfigs.push(path);
+      return path;
+    },
+    async cleanup() {
+      // Rascal deletes exactly the queues and exchanges the namespaced topology declares.
+      for (const path of rascalConfigs) {
+        const topology = loadTopology({ path, defaultAmqpUrl: amqpUrl, amqpUrlOverride: process.env.AMQP_URL });
+        const broker = await BrokerAsPromised.create(topology.rascal as never);
+        await broker.nuke();
+      }
+      await redis.flushdb();
+      redis.disconnect();
+    },
+  };
+}

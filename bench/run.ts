@@ -1,0 +1,180 @@
+/**
+ * `bun run bench`: measures, in one run and side by side, the ceilings (raw amqplib confirmed
+ * publish+consume, a bare Hono route), the peers (a straightforward Hono+zod+Rascal intake, a
+ * Hono+BullMQ order service) and this service, then prints a table of figures with their
+ * ratios and one JSON line. Rounds are interleaved across targets so that the shared machine's
+ * noise hits them alike; figures are medians over rounds.
+ * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
+ */
+import { readArgs } from "./lib/args";
+import { createBenchEnv } from "./lib/bench-env";
+import { measureCompletionLatency } from "./lib/completion-latency";
+import { CONNECTIONS, drain, measureIntake, type IntakeRound } from "./lib/measure-intake";
+import { memoryOf, runScript, type Target } from "./lib/process";
+import { formatTable, times, type Row } from "./lib/report";
+import { medianRatio } from "./lib/round-ratios";
+import { median } from "./lib/stats";
+import { runSoak } from "./lib/soak";
+import { bullmqCounts, serviceCounts, startBareHono, startBullmqService, startOrderService, startRascalIntake } from "./lib/targets";
+import { runWrk } from "./lib/wrk";
+
+const args = readArgs(process.argv.slice(2));
+const WARM_UP_SEC = 5;
+const env = await createBenchEnv();
+const targets: Target[] = [];
+const say = (text: string) => console.error(`[bench] ${text}`);
+
+try {
+  if (args.soakSec !== undefined) {
+    const service = await startOrderService(env);
+    targets.push(service);
+    const soak = await runSoak(service, env, args.rate, args.soakSec, say);
+    console.log(JSON.stringify({ bench: "order-pipeline-soak", ...soak }));
+  } else {
+    await runFull();
+  }
+} finally {
+  for (const target of targets) await target.stop().catch((error: unknown) => say(`stopping ${target.name}: ${String(error)}`));
+  await env.cleanup().catch((error: unknown) => say(`cleanup: ${String(error)}`));
+}
+
+async function runFull(): Promise<void> {
+  say(`starting targets (run ${env.id})`);
+  const bare = await startBareHono(env);
+  const rascal = await startRascalIntake(env);
+  const bullmq = await startBullmqService(env);
+  const service = await startOrderService(env);
+  targets.push(bare, rascal, bullmq, service);
+  const orders = (target: Target) => `${target.baseUrl}/orders`;
+
+  // Bun's JIT keeps compiling for seconds after start (its compiler threads took a third of the
+  // service's CPU in a 5 s run from cold): every target gets the same warm-up before measuring.
+  say(`warming up (${WARM_UP_SEC} s per target)`);
+  await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 200 });
+  for (const target of [rascal, bullmq, service]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
+  await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
+  await drain(bullmqCounts(bullmq));
+  await drain(serviceCounts(service));
+
+  const amqp: number[] = [];
+  const hono: number[] = [];
+  const rascalRounds: IntakeRound[] = [];
+  const bullmqRounds: IntakeRound[] = [];
+  const serviceRounds: IntakeRound[] = [];
+  for (let round = 1; round <= args.rounds; round++) {
+    say(`round ${round}/${args.rounds}: amqplib ceiling`);
+    const ceiling = await runScript<{ msgsPerSec: number }>(["bun", "bench/targets/amqp-ceiling.ts"], {
+      AMQP_URL: env.amqpUrl,
+      BENCH_QUEUE: `${env.namespace("ceiling")}:queue`,
+      BENCH_SECONDS: String(args.seconds),
+    });
+    amqp.push(ceiling.msgsPerSec);
+    say(`round ${round}/${args.rounds}: bare Hono`);
+    hono.push((await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: args.seconds, okStatus: 200 })).okPerSec);
+    say(`round ${round}/${args.rounds}: Rascal intake`);
+    rascalRounds.push(await measureIntake(orders(rascal), args.seconds));
+    await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
+    say(`round ${round}/${args.rounds}: BullMQ service`);
+    bullmqRounds.push(await measureIntake(orders(bullmq), args.seconds, bullmqCounts(bullmq)));
+    say(`round ${round}/${args.rounds}: order-pipeline`);
+    serviceRounds.push(await measureIntake(orders(service), args.seconds, serviceCounts(service)));
+  }
+
+  say(`order-pipeline: submit→completed latency at ${args.rate}/s for ${args.latencySeconds} s`);
+  const latency = await measureCompletionLatency({
+    baseUrl: service.baseUrl,
+    redisUrl: env.redisUrl,
+    rate: args.rate,
+    seconds: args.latencySeconds,
+    dir: env.dir,
+    counts: serviceCounts(service),
+  });
+  const memory = memoryOf(service.pid);
+
+  const med = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => median(rounds.map((round) => pick(round) ?? NaN));
+  const figures = {
+    amqpCeilingMsgsPerSec: median(amqp),
+    bareHonoReqPerSec: median(hono),
+    rascalIntakeReqPerSec: med(rascalRounds, (r) => r.wrk.okPerSec),
+    rascalIntakeP99Ms: med(rascalRounds, (r) => r.wrk.p99Ms),
+    bullmqReqPerSec: med(bullmqRounds, (r) => r.wrk.okPerSec),
+    bullmqP99Ms: med(bullmqRounds, (r) => r.wrk.p99Ms),
+    bullmqEndToEndPerSec: med(bullmqRounds, (r) => r.endToEndPerSec),
+    serviceReqPerSec: med(serviceRounds, (r) => r.wrk.okPerSec),
+    serviceP50Ms: med(serviceRounds, (r) => r.wrk.p50Ms),
+    serviceP90Ms: med(serviceRounds, (r) => r.wrk.p90Ms),
+    serviceP99Ms: med(serviceRounds, (r) => r.wrk.p99Ms),
+    serviceEndToEndPerSec: med(serviceRounds, (r) => r.endToEndPerSec),
+    completionP50Ms: latency.p50Ms,
+    completionP99Ms: latency.p99Ms,
+    servicePeakRssMb: memory.peakMb,
+  };
+  const per = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => rounds.map(pick);
+  const serviceRps = per(serviceRounds, (r) => r.wrk.okPerSec);
+  const serviceE2e = per(serviceRounds, (r) => r.endToEndPerSec);
+  const ratios = {
+    intakeVsBullmq: medianRatio(serviceRps, per(bullmqRounds, (r) => r.wrk.okPerSec)),
+    intakeVsRascalIntake: medianRatio(serviceRps, per(rascalRounds, (r) => r.wrk.okPerSec)),
+    intakeVsBareHono: medianRatio(serviceRps, hono),
+    endToEndVsBullmq: medianRatio(serviceE2e, per(bullmqRounds, (r) => r.endToEndPerSec)),
+    endToEndVsAmqpCeiling: medianRatio(serviceE2e, amqp),
+    p99VsBullmq: medianRatio(per(serviceRounds, (r) => r.wrk.p99Ms), per(bullmqRounds, (r) => r.wrk.p99Ms)),
+    rascalIntakeVsBareHono: medianRatio(per(rascalRounds, (r) => r.wrk.okPerSec), hono),
+    bullmqVsBareHono: medianRatio(per(bullmqRounds, (r) => r.wrk.okPerSec), hono),
+    bullmqEndToEndVsAmqpCeiling: medianRatio(per(bullmqRounds, (r) => r.endToEndPerSec), amqp),
+  };
+
+  // Every 202 is an order the broker confirmed and routed: all of them must have completed.
+  const serviceNon202 = serviceRounds.reduce((sum, r) => sum + r.wrk.other + r.wrk.errors, 0);
+  const allCompleted = serviceRounds.every((r) => r.completed !== undefined && r.completed >= r.accepted! && r.accepted! >= r.wrk.ok) && latency.notCompleted === 0;
+  const targetsMet = {
+    intakeAtLeastBullmq: ratios.intakeVsBullmq >= 1,
+    intakeAtLeast3xRascal: ratios.intakeVsRascalIntake >= 3,
+    intakeP99Under20Ms: figures.serviceP99Ms <= 20,
+    endToEndAtLeastBullmq: ratios.endToEndVsBullmq >= 1,
+    completionP99Under25Ms: figures.completionP99Ms <= 25,
+    peakRssUnder200Mb: figures.servicePeakRssMb <= 200,
+    every202Completed: allCompleted,
+  };
+
+  const rows: Row[] = [
+    { group: "ceiling", what: "amqplib confirm publish+consume (256 in flight)", value: figures.amqpCeilingMsgsPerSec, unit: "msg/s" },
+    { group: "ceiling", what: "bare Hono GET on Bun", value: figures.bareHonoReqPerSec, unit: "req/s" },
+    { group: "peer", what: "Hono+zod+Rascal intake (1 awaited confirm/request)", value: figures.rascalIntakeReqPerSec, unit: "req/s", ratios: times(ratios.rascalIntakeVsBareHono, "bare Hono") },
+    { group: "peer", what: "  p99 latency", value: figures.rascalIntakeP99Ms, unit: "ms" },
+    { group: "peer", what: "Hono+BullMQ service intake", value: figures.bullmqReqPerSec, unit: "req/s", ratios: times(ratios.bullmqVsBareHono, "bare Hono") },
+    { group: "peer", what: "  p99 latency", value: figures.bullmqP99Ms, unit: "ms" },
+    { group: "peer", what: "Hono+BullMQ end to end", value: figures.bullmqEndToEndPerSec, unit: "orders/s", ratios: times(ratios.bullmqEndToEndVsAmqpCeiling, "amqplib") },
+    {
+      group: "service",
+      what: "intake (202s only)",
+      value: figures.serviceReqPerSec,
+      unit: "req/s",
+      ratios: [times(ratios.intakeVsBullmq, "BullMQ"), times(ratios.intakeVsRascalIntake, "Rascal intake"), times(ratios.intakeVsBareHono, "bare Hono")].join(", "),
+    },
+    { group: "service", what: "  p50 / p90 latency", value: figures.serviceP50Ms, unit: `ms / ${figures.serviceP90Ms.toFixed(2)} ms` },
+    { group: "service", what: "  p99 latency", value: figures.serviceP99Ms, unit: "ms", ratios: times(ratios.p99VsBullmq, "BullMQ p99") },
+    {
+      group: "service",
+      what: "end to end (all accepted orders completed)",
+      value: figures.serviceEndToEndPerSec,
+      unit: "orders/s",
+      ratios: [times(ratios.endToEndVsBullmq, "BullMQ"), times(ratios.endToEndVsAmqpCeiling, "amqplib")].join(", "),
+    },
+    { group: "service", what: `submit→completed p50 at ${args.rate}/s`, value: figures.completionP50Ms, unit: "ms" },
+    { group: "service", what: `submit→completed p99 at ${args.rate}/s`, value: figures.completionP99Ms, unit: "ms" },
+    { group: "service", what: "peak RSS (VmHWM)", value: figures.servicePeakRssMb, unit: "MiB" },
+  ];
+  console.log(`\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, figures are medians, ratios medians of same-round ratios\n`);
+  console.log(formatTable(rows));
+  console.log(`\nnon-202 answers from the service: ${serviceNon202}; every accepted order completed: ${allCompleted}`);
+  console.log(`targets: ${Object.entries(targetsMet).map(([name, met]) => `${name}=${met ? "met" : "MISSED"}`).join(" ")}\n`);
+  const rounds = {
+    amqp,
+    hono,
+    rascal: rascalRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
+    bullmq: bullmqRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, statuses: r.wrk.statuses })),
+    service: serviceRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, completed: r.completed, statuses: r.wrk.statuses })),
+  };
+  console.log(JSON.stringify({ bench: "order-pipeline", figures, ratios, targets: targetsMet, latency, rounds }));
+}

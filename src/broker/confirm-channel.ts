@@ -1,0 +1,248 @@
+import type { Writable } from "node:stream";
+import amqp from "amqplib";
+import type { ChannelModel, ConfirmChannel as AmqpConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import type { Logger } from "../log";
+
+export type SettleFailure = "unavailable" | "blocked" | "unroutable" | "timeout" | "error";
+
+/** What the broker did with one publish; `failure` unset means confirmed and routed. */
+export type Settle = (failure?: SettleFailure, detail?: string) => void;
+
+interface Pending {
+  /** Exchange, routing key and messageId: what a basic.return tells about the message. */
+  key: string;
+  settle: Settle;
+  deadline: number;
+  returned: boolean;
+  settled: boolean;
+}
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+/** How often unconfirmed publishes are checked against their deadline. */
+const SWEEP_MS = 100;
+
+/**
+ * One long-lived confirm channel on its own connection, with many publishes in flight.
+ *
+ * Rascal borrows a pooled channel per publish and holds it until that one confirm arrives,
+ * which caps throughput at the pool size; here every publish is written at once and settled
+ * from the broker's (possibly multiple) acks. A mandatory message the broker could not route
+ * comes back as `basic.return` before its ack, on the same channel and in publish order, so it
+ * is matched to the oldest unsettled publish with its exchange, routing key and messageId (a
+ * retry or dead letter reuses the messageId, but goes elsewhere). Each publish settles exactly
+ * once: a confirm arriving after the deadline, or after the channel closed, is ignored.
+ * While the connection is down or blocked by a resource alarm, publishes fail at once.
+ */
+export class ConfirmChannel {
+  private connection?: ChannelModel;
+  private channel?: AmqpConfirmChannel;
+  private blocked = false;
+  private closing = false;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  /** Unsettled publishes in publish order (a Set keeps insertion order), for the deadline sweep. */
+  private readonly pending = new Set<Pending>();
+  /** Unsettled publishes by returnKey, oldest first, to match returns. */
+  private readonly byKey = new Map<string, Pending[]>();
+  private sweeper?: ReturnType<typeof setInterval>;
+  /** Whether the connection's socket is corked until the next turn of the event loop. */
+  private corked = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly name: string,
+    private readonly confirmTimeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  get ready(): boolean {
+    return this.channel !== undefined && !this.blocked;
+  }
+
+  /** Opens the connection and channel; rejects when the broker cannot be reached now. */
+  async open(): Promise<void> {
+    await this.connect();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref?.();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.sweeper);
+    const connection = this.connection;
+    this.connection = undefined;
+    this.channel = undefined;
+    await connection?.close().catch(() => {});
+    this.failAll("unavailable", "publisher closed");
+  }
+
+  /**
+   * Writes one message and calls `settle` once with the outcome. Never throws: a publish that
+   * cannot be written settles as a failure straight away.
+   */
+  publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish & { messageId: string }, settle: Settle): void {
+    const channel = this.channel;
+    if (!channel) return settle("unavailable", "broker is not connected");
+    if (this.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
+    const entry: Pending = { key: returnKey(exchange, routingKey, options.messageId), settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
+    this.pending.add(entry);
+    const queue = this.byKey.get(entry.key);
+    if (queue) queue.push(entry);
+    else this.byKey.set(entry.key, [entry]);
+    this.cork();
+    try {
+      channel.publish(exchange, routingKey, content, options, (error) => {
+        // amqplib fails every unconfirmed publish with "channel closed" when the channel or its
+        // connection goes away: the broker may or may not have the message, it did not refuse it.
+        if (error) this.finish(entry, ...describeFailure(error));
+        else if (entry.returned) this.finish(entry, "unroutable", "no queue is bound for this message");
+        else this.finish(entry);
+      });
+    } catch (error) {
+      this.finish(entry, "unavailable", (error as Error).message);
+    }
+  }
+
+  /**
+   * amqplib hands every message to the socket separately, one send system call each. Corking
+   * the socket until the next turn of the event loop sends all publishes of this turn (from
+   * many concurrent requests) in one write. amqplib moves frames to the socket from a
+   * setImmediate of its own, queued after ours, hence the uncork one turn later still.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const socket = (this.connection as unknown as { connection?: { stream?: Writable } } | undefined)?.connection?.stream;
+    if (!socket || typeof socket.cork !== "function") return;
+    socket.cork();
+    this.corked = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.corked = false;
+        socket.uncork();
+      }),
+    );
+  }
+
+  private finish(entry: Pending, failure?: SettleFailure, detail?: string): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    this.pending.delete(entry);
+    const queue = this.byKey.get(entry.key);
+    if (queue) {
+      const index = queue.indexOf(entry);
+      if (index >= 0) queue.splice(index, 1);
+      if (queue.length === 0) this.byKey.delete(entry.key);
+    }
+    entry.settle(failure, detail);
+  }
+
+  private onReturn(message: ConsumeMessage): void {
+    const messageId = message.properties.messageId as string | undefined;
+    if (!messageId) return;
+    const key = returnKey(message.fields.exchange, message.fields.routingKey, messageId);
+    const entry = this.byKey.get(key)?.find((candidate) => !candidate.returned);
+    if (entry) entry.returned = true;
+  }
+
+  /** Publishes past their deadline fail as `timeout`; their late confirm is then ignored. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const entry of this.pending) {
+      // Deadlines grow in publish order: the first one not due ends the sweep.
+      if (entry.deadline > now) break;
+      this.finish(entry, "timeout", `no confirm within ${this.confirmTimeoutMs} ms`);
+    }
+  }
+
+  private failAll(failure: SettleFailure, detail: string): void {
+    for (const entry of [...this.pending]) this.finish(entry, failure, detail);
+  }
+
+  private async connect(): Promise<void> {
+    const connection = await amqp.connect(this.url, { clientProperties: { connection_name: this.name } });
+    let channel: AmqpConfirmChannel;
+    try {
+      channel = await connection.createConfirmChannel();
+    } catch (error) {
+      await connection.close().catch(() => {});
+      throw error;
+    }
+    if (this.closing) {
+      await connection.close().catch(() => {});
+      return;
+    }
+    this.connection = connection;
+    this.blocked = false;
+    this.reconnectDelay = RECONNECT_MIN_MS;
+    connection.on("error", (error: Error) => this.log.warn({ err: error.message, publisher: this.name }, "publisher connection error"));
+    connection.on("blocked", (reason: string) => {
+      this.blocked = true;
+      this.log.warn({ reason, publisher: this.name }, "broker blocked the publisher");
+    });
+    connection.on("unblocked", () => {
+      this.blocked = false;
+      this.log.info({ publisher: this.name }, "broker unblocked the publisher");
+    });
+    connection.on("close", () => {
+      if (this.connection !== connection) return;
+      this.connection = undefined;
+      this.channel = undefined;
+      // Whatever was in flight has no confirm coming: fail it now rather than at the deadline.
+      this.failAll("unavailable", "broker connection lost");
+      if (!this.closing) {
+        this.log.warn({ publisher: this.name }, "publisher connection lost; reconnecting");
+        this.scheduleReconnect();
+      }
+    });
+    this.attach(channel);
+  }
+
+  private attach(channel: AmqpConfirmChannel): void {
+    this.channel = channel;
+    channel.on("return", (message: ConsumeMessage) => this.onReturn(message));
+    channel.on("error", (error: Error) => this.log.warn({ err: error.message, publisher: this.name }, "publisher channel error"));
+    channel.on("close", () => {
+      if (this.channel !== channel) return;
+      this.channel = undefined;
+      this.failAll("error", "publisher channel closed");
+      // A channel-level error (e.g. an exchange deleted under us) leaves the connection usable.
+      const connection = this.connection;
+      if (connection && !this.closing) {
+        connection.createConfirmChannel().then(
+          (next) => (this.connection === connection && !this.closing ? this.attach(next) : next.close().catch(() => {})),
+          // No channel on a live connection: start over with a fresh connection.
+          () => connection.close().catch(() => {}),
+        );
+      }
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(RECONNECT_MAX_MS, this.reconnectDelay * 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.connection) return;
+      this.connect().then(
+        () => this.log.info({ publisher: this.name }, "publisher connected"),
+        (error: unknown) => {
+          this.log.warn({ err: (error as Error).message, publisher: this.name }, "publisher cannot reach the broker; retrying");
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+  }
+}
+
+function returnKey(exchange: string, routingKey: string, messageId: string): string {
+  return `${exchange}\u0000${routingKey}\u0000${messageId}`;
+}
+
+function describeFailure(error: unknown): [SettleFailure, string] {
+  const message = error instanceof Error ? error.message : String(error);
+  if (message === "message nacked") return ["error", "the broker refused the message (nack)"];
+  return ["unavailable", `no confirm: ${message}`];
+}

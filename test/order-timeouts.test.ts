@@ -1,0 +1,51 @@
+import { afterEach, expect, test } from "bun:test";
+import type { Publisher, PublishOptions } from "../src/broker/publisher";
+import { OrderTimeouts } from "../src/intake/order-timeouts";
+import { createLogger } from "../src/log";
+import { createMetrics } from "../src/metrics";
+import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+
+let service: TestService | undefined;
+afterEach(async () => {
+  await service?.close();
+  service = undefined;
+});
+
+function recordingPublisher() {
+  const published: { publication: string; payload: unknown; options: PublishOptions }[] = [];
+  const publisher = {
+    publish: async (publication: string, payload: unknown, options: PublishOptions) => {
+      published.push({ publication, payload, options });
+    },
+  } as unknown as Publisher;
+  return { publisher, published };
+}
+
+test("orders accepted in one turn share one timeout message; a lone order keeps its own", async () => {
+  const { publisher, published } = recordingPublisher();
+  const timeouts = new OrderTimeouts(publisher, createMetrics(), createLogger("silent"), 1000);
+  for (const n of [1, 2, 3]) timeouts.schedule({ orderId: `order-${n}`, requestId: `req-${n}`, headers: { "x-request-id": `req-${n}` } });
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(published).toHaveLength(1);
+  expect(published[0]!.payload).toEqual({ orders: ["1", "2", "3"].map((n) => ({ orderId: `order-${n}`, requestId: `req-${n}` })) });
+  expect(published[0]!.options.expirationMs).toBe(1000);
+
+  timeouts.schedule({ orderId: "order-4", requestId: "req-4", headers: { "x-request-id": "req-4" } });
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(published).toHaveLength(2);
+  expect(published[1]!.payload).toEqual({ orderId: "order-4" });
+  expect(published[1]!.options).toMatchObject({ messageId: "order-4:timeout", headers: { "x-request-id": "req-4" } });
+});
+
+test("unfinished orders end expired after ORDER_TIMEOUT_MS, alone or sharing a timeout message", async () => {
+  service = await startTestService({
+    env: { ORDER_TIMEOUT_MS: "400" },
+    transform: useOrderHandler("fail-until-fixed", { delays: [60_000] }),
+  });
+  const responses = await Promise.all(Array.from({ length: 10 }, () => service!.post(sampleOrder())));
+  const ids = await Promise.all(responses.map(async (response) => ((await response.json()) as OrderJson).id));
+  for (const id of ids) {
+    const order = await service.waitForOrder(id, (candidate) => candidate.status === "expired");
+    expect(order.history.at(-1)?.status).toBe("expired");
+  }
+});
