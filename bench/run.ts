@@ -24,6 +24,7 @@ const env = await createBenchEnv();
 const targets: Target[] = [];
 const say = (text: string) => console.error(`[bench] ${text}`);
 
+let failed = false;
 try {
   if (args.soakSec !== undefined) {
     const service = await startOrderService(env);
@@ -33,9 +34,13 @@ try {
   } else {
     await runFull();
   }
+} catch (error) {
+  failed = true;
+  say(`failed; the targets' logs are kept in ${env.dir}`);
+  throw error;
 } finally {
   for (const target of targets) await target.stop().catch((error: unknown) => say(`stopping ${target.name}: ${String(error)}`));
-  await env.cleanup().catch((error: unknown) => say(`cleanup: ${String(error)}`));
+  await env.cleanup({ keepLogs: failed }).catch((error: unknown) => say(`cleanup: ${String(error)}`));
 }
 
 async function runFull(): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Redis from "ioredis";
 import { BrokerAsPromised } from "rascal";
@@ -17,7 +17,8 @@ export interface BenchEnv {
   namespace(target: string): string;
   /** rascal.json with its own namespace and the no-op handler on process_order. */
   serviceRascalConfig(target: string): string;
-  cleanup(): Promise<void>;
+  /** Deletes the namespaces and the Redis database; the scratch directory (targets' logs) too unless `keepLogs`. */
+  cleanup(options?: { keepLogs?: boolean }): Promise<void>;
 }
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -58,7 +59,7 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       rascalConfigs.push(path);
       return path;
     },
-    async cleanup() {
+    async cleanup(options = {}) {
       // Rascal deletes exactly the queues and exchanges the namespaced topology declares.
       for (const path of rascalConfigs) {
         const topology = loadTopology({ path, defaultAmqpUrl: amqpUrl, amqpUrlOverride: process.env.AMQP_URL });
@@ -67,6 +68,8 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       }
       await redis.flushdb();
       redis.disconnect();
+      // The service logs a line per request and per message: hundreds of MB per run.
+      if (!options.keepLogs) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
