@@ -186,7 +186,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     isDraining: () => draining,
     readiness: () => {
       const checks = {
-        broker: broker.health.connected && !broker.health.blocked,
+        broker: broker.health.connected && !broker.health.blocked && publisher.ready,
         redis: isRedisReady(redis) && isRedisReady(pipelinedRedis),
         accepting: !draining,
       };
@@ -223,12 +223,18 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       // Unfinished messages are back in their queues now; let other workers start them at once.
       const released = await ledger.releaseHeld().catch(() => 0);
       if (released > 0) log.info({ released }, "released the claims of unfinished handlers");
-      await pipelinedRedis.quit().catch(() => pipelinedRedis.disconnect());
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedis(pipelinedRedis);
+      await closeRedis(redis);
       log.info("stopped");
     })());
 
   return { app, server, topology, broker, redis, metrics, deadLetters, log, stop };
+}
+
+/** QUIT, or a hard disconnect when Redis does not answer within a second (it may be gone). */
+async function closeRedis(client: Redis): Promise<void> {
+  await Promise.race([client.quit().catch(() => undefined), sleep(1000)]);
+  client.disconnect();
 }
 
 /** Maps a queue name as the broker knows it (Rascal may namespace it) back to its subscription. */

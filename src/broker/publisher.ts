@@ -88,6 +88,11 @@ export class Publisher {
     }
   }
 
+  /** Every confirm channel is connected and not blocked by a resource alarm. */
+  get ready(): boolean {
+    return [...this.channels.values()].every((channel) => channel.ready);
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.channels.values()].map((channel) => channel.close()));
   }
