@@ -74,6 +74,9 @@ export class MessageProcessor {
     const ref: MessageRef = { subscription: this.plan.name, messageId, orderId, owner: this.deps.ledger.newOwner() };
     const log = this.log.child({ messageId, orderId, requestId: headers["x-request-id"], traceparent: headers.traceparent });
 
+    // A handler that runs while nothing can be published would burn an attempt on every
+    // redelivery (its retry or dead letter cannot be sent): wait for the publisher first.
+    if (!(await this.publisherReady(log))) return "requeue";
     const claim = await this.claim(ref, log);
     if (!claim) return "requeue";
     if (claim.kind === "duplicate" || claim.kind === "dropped") {
@@ -256,6 +259,16 @@ export class MessageProcessor {
       await sleep(Math.min(1000, this.deps.ledger.leaseMs));
     }
     return undefined;
+  }
+
+  /** Waits while the publisher's connection is down or blocked; false if shutdown came first. */
+  private async publisherReady(log: Logger): Promise<boolean> {
+    for (let step = 0; !this.deps.publisher.ready; step++) {
+      if (this.deps.shutdown.aborted) return false;
+      if (step === 0) log.warn("publisher unavailable; holding the message until it is back");
+      await sleep(jitteredBackoff(step));
+    }
+    return true;
   }
 
   /** Writes a status, retrying through a Redis outage; undefined if shutdown came first. */
