@@ -54,6 +54,16 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       };
       for (const vhost of Object.values(config.vhosts)) vhost.namespace = `bench-${id}-${target}`;
       config.subscriptions.process_order!.handler = "bench-noop";
+      // Like the peers, measure the order pipeline alone: the default rascal.json also runs two
+      // consumers of every order.completed event (notify_customer, deliver_callback), which
+      // would triple the deliveries per order. The runtime still announces each completion.
+      delete config.subscriptions.notify_customer;
+      delete config.subscriptions.deliver_callback;
+      const pipeline = (config as { pipeline?: { retries?: Record<string, unknown> } }).pipeline;
+      if (pipeline?.retries) {
+        delete pipeline.retries.notify_customer;
+        delete pipeline.retries.deliver_callback;
+      }
       const path = join(dir, `rascal-${target}.json`);
       writeFileSync(path, JSON.stringify(config, null, 2));
       rascalConfigs.push(path);
