@@ -128,7 +128,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
 
   const queueDepths = watchQueueDepths({ broker: broker.broker, gauge: metrics.queueMessages, intervalMs: options.queueDepthIntervalMs ?? 5000, log });
-  const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000, log);
+  const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000, log, metrics);
   try {
     await publisher.start();
   } catch (error) {
@@ -162,7 +162,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (runsWorkers) {
     const queueNames = queueNameResolver(broker, topology);
     const recorder = new DeadLetterRecorder(deadLetterStore, ledger, queueNames, ORDER_SUBSCRIPTION, log);
-    const events = new OrderEvents(publisher, new Set(Object.keys(topology.rascal.publications)), orderStore, metrics, log);
+    const events = new OrderEvents(publisher, new Set(Object.keys(topology.rascal.publications)), orderStore, log);
     workers = new Workers(
       broker.broker,
       topology.handlerSubscriptions,

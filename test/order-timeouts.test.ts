@@ -2,7 +2,6 @@ import { afterEach, expect, test } from "bun:test";
 import type { Publisher, PublishOptions } from "../src/broker/publisher";
 import { OrderTimeouts } from "../src/intake/order-timeouts";
 import { createLogger } from "../src/log";
-import { createMetrics } from "../src/metrics";
 import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
 
 let service: TestService | undefined;
@@ -23,7 +22,7 @@ function recordingPublisher() {
 
 test("orders accepted in one turn share one timeout message; a lone order keeps its own", async () => {
   const { publisher, published } = recordingPublisher();
-  const timeouts = new OrderTimeouts(publisher, createMetrics(), createLogger("silent"), 1000);
+  const timeouts = new OrderTimeouts(publisher, createLogger("silent"), 1000);
   for (const n of [1, 2, 3]) timeouts.schedule({ orderId: `order-${n}`, requestId: `req-${n}`, headers: { "x-request-id": `req-${n}` } });
   await new Promise((resolve) => setImmediate(resolve));
   expect(published).toHaveLength(1);

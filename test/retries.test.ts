@@ -41,6 +41,11 @@ describe("retry ladder", () => {
       "accepted", "processing", "retrying", "processing", "retrying", "processing", "completed",
     ]);
 
+    // Each tier's republish is counted like any other confirmed publish.
+    const published = (await service.metrics.messagesPublished.get()).values;
+    const tierCount = (tier: number) => published.find((v) => v.labels.publication === `process_order.retry.${tier}`)?.value;
+    expect([tierCount(1), tierCount(2)]).toEqual([1, 1]);
+
     const starts = (await service.testRedis.lrange(`starts:${id}`, 0, -1)).map(Number);
     expect(starts.length).toBe(3);
     const gaps = [starts[1]! - starts[0]!, starts[2]! - starts[1]!];

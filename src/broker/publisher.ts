@@ -1,6 +1,7 @@
 import type { Options } from "amqplib";
 import type { BrokerAsPromised, PublicationSession } from "rascal";
 import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
 import type { BrokerHealth } from "./broker";
 import { ConfirmChannel, type SettleFailure } from "./confirm-channel";
 
@@ -72,6 +73,8 @@ export class Publisher {
     private readonly health: BrokerHealth,
     private readonly confirmTimeoutMs: number,
     private readonly log: Logger,
+    /** Counts every confirmed publish (`messages_published_total`), whoever made it. */
+    private readonly metrics?: Pick<Metrics, "messagesPublished">,
   ) {
     this.config = (broker as unknown as { config: ResolvedConfig }).config;
   }
@@ -97,7 +100,13 @@ export class Publisher {
     await Promise.all([...this.channels.values()].map((channel) => channel.close()));
   }
 
+  /** Resolves once the broker confirmed the message and routed it (see the class comment). */
   async publish(publication: string, payload: unknown, options: PublishOptions): Promise<void> {
+    await this.send(publication, payload, options);
+    this.metrics?.messagesPublished.inc({ publication });
+  }
+
+  private async send(publication: string, payload: unknown, options: PublishOptions): Promise<void> {
     if (!this.health.connected) throw new PublishError("unavailable", "broker is not connected");
     if (this.health.blocked) throw new PublishError("blocked", "broker is blocking publishers (resource alarm)");
     const route = this.route(publication);

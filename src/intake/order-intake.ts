@@ -40,7 +40,7 @@ export class OrderIntake {
     orderTimeoutMs: number,
     private readonly deferred: DeferredWrites,
   ) {
-    this.timeouts = new OrderTimeouts(publisher, metrics, log, orderTimeoutMs);
+    this.timeouts = new OrderTimeouts(publisher, log, orderTimeoutMs);
   }
 
   async accept(request: IntakeRequest): Promise<IntakeResult> {
@@ -93,7 +93,6 @@ export class OrderIntake {
       );
     }
     this.metrics.ordersAccepted.inc();
-    this.metrics.messagesPublished.inc({ publication: ORDER_PUBLICATION });
     this.timeouts.schedule({ orderId, requestId: request.requestId, headers });
     return { kind: "accepted", order: acceptedResource(orderId, doc, createdAt) };
   }

@@ -1,7 +1,6 @@
 import type { Publisher } from "../broker/publisher";
 import { ORDER_TIMEOUT_PUBLICATION } from "../broker/topology";
 import type { Logger } from "../log";
-import type { Metrics } from "../metrics";
 
 /** One order waiting for its timeout message. */
 export interface PendingTimeout {
@@ -32,7 +31,6 @@ export class OrderTimeouts {
 
   constructor(
     private readonly publisher: Publisher,
-    private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly orderTimeoutMs: number,
   ) {}
@@ -58,11 +56,8 @@ export class OrderTimeouts {
           { orders: batch.map(({ orderId, requestId }) => ({ orderId, requestId })) } satisfies OrderTimeoutBatch,
           { messageId: `timeouts:${batch[0]!.orderId}:${batch.length}`, expirationMs: this.orderTimeoutMs },
         );
-    sent.then(
-      () => this.metrics.messagesPublished.inc({ publication: ORDER_TIMEOUT_PUBLICATION }),
-      (error: unknown) => {
-        for (const { orderId, requestId } of batch) this.log.warn({ orderId, requestId, err: error }, "order timeout not scheduled");
-      },
-    );
+    sent.catch((error: unknown) => {
+      for (const { orderId, requestId } of batch) this.log.warn({ orderId, requestId, err: error }, "order timeout not scheduled");
+    });
   }
 }

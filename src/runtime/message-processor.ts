@@ -235,7 +235,6 @@ export class MessageProcessor {
         published += 1;
         const messageId = options?.messageId ?? `${ref.messageId}:${publication}:${published}`;
         await this.deps.publisher.publish(publication, payload, { messageId, headers });
-        this.deps.metrics.messagesPublished.inc({ publication });
       },
     };
   }

@@ -1,6 +1,5 @@
 import type { Publisher } from "../broker/publisher";
 import type { Logger } from "../log";
-import type { Metrics } from "../metrics";
 import type { OrderDocument, OrderStore } from "../store/order-store";
 import type { Transition } from "../store/transition";
 
@@ -35,7 +34,6 @@ export class OrderEvents {
     private readonly publisher: Publisher,
     private readonly declared: ReadonlySet<string>,
     private readonly store: OrderStore,
-    private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
 
@@ -69,7 +67,6 @@ export class OrderEvents {
     if (!this.declared.has(publication)) return;
     try {
       await this.publisher.publish(publication, event, { messageId: `${event.orderId}:${event.status}:${historyLength}`, headers });
-      this.metrics.messagesPublished.inc({ publication });
     } catch (error) {
       this.log.warn({ err: error, orderId: event.orderId, publication }, "order event not published");
     }
