@@ -20,7 +20,7 @@ test("the request id and traceparent sent over HTTP appear in the handler's log 
   expect(response.headers.get("x-request-id")).toBe(requestId);
   const { id: orderId } = (await response.json()) as OrderJson;
   await service.waitForOrder(orderId, (order) => order.status === "completed");
-  const lines = await eventually(async () => capture.lines(), (all) => all.some((line) => line.msg === "message completed"));
+  const lines = await eventually(async () => capture.lines(), (all) => all.some((line) => line.msg === "message completed" && line.subscription === "process_order"));
 
   // One line per request, carrying the request id.
   const requestLine = lines.find((line) => line.msg === "request" && line.method === "POST");
@@ -40,7 +40,7 @@ test("the request id and traceparent sent over HTTP appear in the handler's log 
   });
 
   // One line per message outcome.
-  const outcome = lines.find((line) => line.msg === "message completed");
+  const outcome = lines.find((line) => line.msg === "message completed" && line.subscription === "process_order");
   expect(outcome).toMatchObject({ requestId, orderId, messageId: orderId, subscription: "process_order", attempt: 1, outcome: "completed" });
   expect(typeof outcome?.durationMs).toBe("number");
 });
