@@ -34,6 +34,8 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
     transform: (config) => {
       const queues = (config.vhosts["/"] as { queues: Record<string, any> }).queues;
       queues["orders.process"].options.arguments["x-delivery-limit"] = scenario.deliveryLimit;
+      // The same ladder as the child's, so that closing the observer deletes its queues too.
+      (config.pipeline as { retries: Record<string, unknown> }).retries.process_order = { delays: [100], maxAttempts: scenario.maxAttempts };
     },
   });
   let child = spawnService(env);

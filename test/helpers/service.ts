@@ -48,7 +48,7 @@ export interface TestServiceOptions {
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const id = crypto.randomUUID().slice(0, 8);
   const namespace = options.namespace ?? `t-${id}`;
-  const keyPrefix = `test:${id}:`;
+  const keyPrefix = options.service?.keyPrefix ?? `test:${id}:`;
   const config = loadConfig({ HANDLERS_DIR: FIXTURE_HANDLERS, LOG_LEVEL: process.env.LOG_LEVEL, ...options.env });
   const topology = loadTopology({
     path: config.RASCAL_CONFIG ?? new URL("../../rascal.json", import.meta.url).pathname,
