@@ -84,7 +84,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     });
   const runsWorkers = config.ROLE !== "api";
   const runsIntake = config.ROLE !== "worker";
-  // Handlers are checked before any connection is made, so a bad name fails fast.
   const metrics = createMetrics();
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined) });
   const orderStore = new OrderStore(redis);
@@ -93,30 +92,50 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       default: createCallbackHandler({ store: orderStore, secret: config.CALLBACK_SECRET, allowPrivate: config.CALLBACK_ALLOW_PRIVATE }),
     },
   };
+  // Handlers are checked before any connection is made, so a bad name fails fast.
   const handlers = runsWorkers
     ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, { ...builtInHandlers, ...runtimeHandlers })
     : new Map();
+
+  // What start-up has opened so far, closed in reverse order when a later step fails.
+  const opened: (() => unknown)[] = [];
+  const abandonStartup = async (error: unknown): Promise<never> => {
+    for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => {});
+    throw error;
+  };
+
   let lastRedisError: string | undefined;
   redis.on("error", (error: Error) => {
     lastRedisError = error.message;
     log.warn({ err: error.message }, "redis error");
   });
+  opened.push(() => redis.disconnect());
+  // The per-order scripts (intake's order record, workers' claim and finish) share a connection
+  // with auto-pipelining: the scripts of all orders handled in one turn of the event loop go to
+  // Redis in one write instead of one each. Kept apart from `redis` because ioredis'
+  // auto-pipelining does not mix with the MULTI that order reads use.
+  const pipelinedRedis = redis.duplicate({ enableAutoPipelining: true });
+  pipelinedRedis.on("error", (error: Error) => {
+    lastRedisError = error.message;
+    log.warn({ err: error.message }, "redis error (pipelined)");
+  });
+  opened.push(() => pipelinedRedis.disconnect());
   try {
     await redis.connect();
+    await pipelinedRedis.connect();
   } catch (error) {
-    redis.disconnect();
     // ioredis rejects with "Connection is closed."; the reason came as an 'error' event.
-    throw new ConnectError(`cannot connect to Redis at ${maskUrl(config.REDIS_URL)}: ${lastRedisError ?? (error as Error).message}`);
+    await abandonStartup(new ConnectError(`cannot connect to Redis at ${maskUrl(config.REDIS_URL)}: ${lastRedisError ?? (error as Error).message}`));
   }
-  let broker: BrokerHandle;
+
+  let broker!: BrokerHandle;
   try {
     broker = await connectBroker(topology, log);
   } catch (error) {
-    redis.disconnect();
-    if (error instanceof TopologyError) throw error;
     // Rascal's message already shows the URL with the password masked.
-    throw new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`);
+    await abandonStartup(error instanceof TopologyError ? error : new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`));
   }
+  opened.push(() => broker.broker.shutdown());
   log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
   if (runsWorkers) {
     for (const plan of topology.handlerSubscriptions) {
@@ -128,31 +147,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   }
 
   const queueDepths = watchQueueDepths({ broker: broker.broker, gauge: metrics.queueMessages, intervalMs: options.queueDepthIntervalMs ?? 5000, log });
+  opened.push(() => queueDepths.stop());
   const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000, log, metrics);
-  try {
-    await publisher.start();
-  } catch (error) {
-    await queueDepths.stop();
-    await broker.broker.shutdown().catch(() => {});
-    redis.disconnect();
-    throw error;
-  }
-  // The per-order scripts (intake's order record, workers' claim and finish) share a connection
-  // with auto-pipelining: the scripts of all orders handled in one turn of the event loop go to
-  // Redis in one write instead of one each. Kept apart from `redis` because ioredis'
-  // auto-pipelining does not mix with the MULTI that order reads use.
-  const pipelinedRedis = redis.duplicate({ enableAutoPipelining: true });
-  pipelinedRedis.on("error", (error: Error) => log.warn({ err: error.message }, "redis error (pipelined)"));
-  try {
-    await pipelinedRedis.connect();
-  } catch (error) {
-    await publisher.close();
-    await queueDepths.stop();
-    await broker.broker.shutdown().catch(() => {});
-    redis.disconnect();
-    pipelinedRedis.disconnect();
-    throw error;
-  }
+  await publisher.start().catch(abandonStartup);
   const ledger = new MessageLedger(pipelinedRedis, `${process.pid}:${Bun.randomUUIDv7()}`, options.leaseMs ?? 30_000);
   const deadLetterStore = new DeadLetterStore(redis);
   const plans = new Map<string, SubscriptionPlan>(topology.handlerSubscriptions.map((plan) => [plan.name, plan]));
