@@ -3,21 +3,13 @@ import { ORDER_PUBLICATION } from "../src/broker/topology";
 import { MessageLedger, type MessageRef } from "../src/store/message-ledger";
 import { OrderStore } from "../src/store/order-store";
 import { sampleOrder, startTestService, useOrderHandler, type TestService } from "./helpers/service";
+import { until } from "./helpers/eventually";
 
 let service: TestService | undefined;
 afterEach(async () => {
   await service?.close();
   service = undefined;
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await Bun.sleep(20);
-  }
-  throw new Error("condition not met in time");
-}
 
 test("a handler slower than the claim lease keeps its claim: a second copy waits and is skipped", async () => {
   // Lease 600 ms, handler 2 s: only the heartbeat keeps the second copy from starting it.
@@ -30,7 +22,7 @@ test("a handler slower than the claim lease keeps its claim: a second copy waits
     await new Promise((resolve) => session.on("success", resolve));
   }
   await service.waitForOrder(orderId, (order) => order.status === "completed");
-  await until(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate"));
+  await until("the second copy was skipped", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate"));
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
   const order = await service.waitForOrder(orderId, () => true);
   expect(order.attempts).toBe(1);
@@ -46,7 +38,7 @@ test("a claim can only be extended, released or finished by the delivery that ho
   expect(await ledger.claim(first, new Date().toISOString())).toEqual({ kind: "run", attempt: 1 });
 
   // The first holder stalls past its lease; a second delivery takes the message over.
-  await until(async () => (await service!.testRedis.exists(leaseKey)) === 0);
+  await until("the first lease expired", async () => (await service!.testRedis.exists(leaseKey)) === 0);
   const second: MessageRef = { ...first, owner: ledger.newOwner() };
   expect(await ledger.claim(second, new Date().toISOString())).toEqual({ kind: "run", attempt: 2 });
 

@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { ORDER_PUBLICATION } from "../src/broker/topology";
 import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import { until } from "./helpers/eventually";
 
 let service: TestService | undefined;
 afterEach(async () => {
@@ -20,7 +21,7 @@ test("the same messageId delivered twice runs the handler once", async () => {
   // A second copy of the same message, as a publisher retry or a broker redelivery would make.
   const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(accepted.id), { options: { messageId: accepted.id } } as never);
   await new Promise((resolve) => session.on("success", resolve));
-  await waitFor(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate"));
+  await until("the copy was skipped as a duplicate", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate"));
 
   expect(await service.testRedis.get(`runs:${accepted.id}`)).toBe("1");
   const order = (await (await service.getOrder(accepted.id)).json()) as OrderJson;
@@ -41,7 +42,7 @@ test("two copies delivered at once: one runs, the other waits and is skipped", a
     await new Promise((resolve) => session.on("success", resolve));
   }));
   await service.waitForOrder(orderId, (order) => order.status === "completed");
-  await waitFor(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value === 1));
+  await until("one copy was skipped as a duplicate", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value === 1));
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
 });
 
@@ -50,7 +51,7 @@ test("a message for an order that does not exist is dropped, not processed", asy
   const orderId = Bun.randomUUIDv7();
   const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), { options: { messageId: orderId } } as never);
   await new Promise((resolve) => session.on("success", resolve));
-  await waitFor(async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped"));
+  await until("the message was dropped", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped"));
   expect(await service.testRedis.get(`runs:${orderId}`)).toBeNull();
 });
 
@@ -70,12 +71,3 @@ test("an unroutable order gets no 202 and leaves nothing behind", async () => {
   expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
   expect((await service.metrics.ordersAccepted.get()).values[0]?.value ?? 0).toBe(0);
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await Bun.sleep(20);
-  }
-  throw new Error("condition not met in time");
-}

@@ -5,6 +5,7 @@ import { OrderStore } from "../src/store/order-store";
 import { PrivateRedis } from "./helpers/private-redis";
 import { TcpProxy } from "./helpers/tcp-proxy";
 import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import { until } from "./helpers/eventually";
 
 // These tests stop Redis: a private redis-server (with AOF, so a restart keeps the orders).
 let redis: PrivateRedis;
@@ -24,14 +25,6 @@ afterEach(async () => {
 });
 
 const readyz = async () => (await service.app.request("/readyz")).status;
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`not reached in time: ${what}`);
-}
 
 /** Messages ready (delivered ones not counted) in this test's order queue on the shared broker. */
 async function readyOrderMessages(): Promise<number> {

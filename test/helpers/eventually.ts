@@ -9,3 +9,13 @@ export async function eventually<T>(read: () => Promise<T>, check: (value: T) =>
   }
   return last;
 }
+
+/** Polls `check` until it answers true (errors count as false); fails naming `what` after `timeoutMs`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`not reached in time: ${what}`);
+}
