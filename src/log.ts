@@ -1,23 +1,52 @@
+import { writeSync } from "node:fs";
 import pino from "pino";
 
 export type Logger = pino.Logger;
 
 /**
  * The one root logger; child loggers carry requestId, orderId, messageId and subscription.
- * `destination` defaults to stdout; the CLI logs to stderr so its stdout stays machine-readable,
- * and tests capture lines in memory.
+ * `destination` defaults to stdout (see `stdoutPerTurn`); the CLI logs to stderr so its stdout
+ * stays machine-readable, and tests capture lines in memory.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination: pino.DestinationStream = stdoutPerTurn()): Logger {
   return pino({
     level,
     base: { service: "order-pipeline" },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Defence in depth: nothing that looks like a credential is printed even if passed by mistake.
-    redact: {
-      paths: ["password", "*.password", "authorization", "*.authorization", "headers.authorization", "url", "*.url"],
-      censor: "[redacted]",
-    },
+    formatters: { log: censorSecrets },
+    // A child logger's bindings bypass `formatters.log`; serializers apply to them too.
+    serializers: Object.fromEntries([...SECRET_FIELDS].map((field) => [field, () => CENSOR])),
   }, destination);
+}
+
+/** Fields never printed, at the top of a log line or one level down (`headers.authorization`). */
+const SECRET_FIELDS = new Set(["password", "authorization", "url"]);
+const CENSOR = "[redacted]";
+
+/**
+ * What pino's `redact` option did for these paths, for a fraction of its cost: it parsed its
+ * paths again on every line (4 % of the service's CPU). Returns the object itself when it holds
+ * nothing to hide, else a copy; the caller's object is never changed.
+ */
+export function censorSecrets(object: Record<string, unknown>, depth = 0): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const key in object) {
+    const value = object[key];
+    let censored = value;
+    if (SECRET_FIELDS.has(key)) censored = CENSOR;
+    else if (depth === 0 && isPlainObject(value)) censored = censorSecrets(value, 1);
+    if (censored === value) continue;
+    copy ??= { ...object };
+    copy[key] = censored;
+  }
+  return copy ?? object;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /** Hides the password in a connection URL so it can be logged. */
@@ -28,5 +57,43 @@ export function maskUrl(url: string): string {
     return parsed.toString();
   } catch {
     return "[unparseable url]";
+  }
+}
+
+/**
+ * Standard output, written once per turn of the event loop: the lines logged in one turn (the
+ * request and message lines of many orders under load) leave in one write instead of one system
+ * call each, which took about a tenth of the service's CPU time. A line waits at most until the
+ * end of its turn; what is pending is written on exit. (pino.destination does not fit: its
+ * `flushSync` also fsyncs, and it measures every line's byte length.)
+ */
+function stdoutPerTurn(): pino.DestinationStream {
+  let pending = "";
+  const flush = () => {
+    const text = pending;
+    pending = "";
+    if (text) writeFully(1, Buffer.from(text));
+  };
+  process.on("exit", flush);
+  return {
+    write(line: string) {
+      if (pending === "") setImmediate(flush);
+      pending += line;
+    },
+  };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `bytes`, waiting out a full non-blocking pipe; a closed stdout drops the lines. */
+function writeFully(fd: number, bytes: Buffer): void {
+  let rest = bytes;
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(fd, rest));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
   }
 }
