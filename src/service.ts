@@ -3,6 +3,7 @@ import type Redis from "ioredis";
 import { connectBroker, type BrokerHandle } from "./broker/broker";
 import { Publisher } from "./broker/publisher";
 import { watchQueueDepths } from "./broker/queue-depth";
+import { resolvedConfig } from "./broker/resolved-config";
 import {
   DEAD_LETTER_SUBSCRIPTION,
   loadTopology,
@@ -172,7 +173,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       ],
       log,
     );
-    await workers.start(config.SHUTDOWN_TIMEOUT_MS);
+    const started = workers;
+    opened.push(() => started.stop(0));
+    await workers.start().catch(abandonStartup);
   }
 
   let draining = false;
@@ -183,7 +186,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     isDraining: () => draining,
     readiness: () => {
       const checks = {
-        broker: broker.health.connected && !broker.health.blocked && publisher.ready,
+        broker: broker.health.connected && !broker.health.blocked && publisher.ready && (workers?.ready ?? true),
         redis: isRedisReady(redis) && isRedisReady(pipelinedRedis),
         accepting: !draining,
       };
@@ -236,10 +239,10 @@ async function closeRedis(client: Redis): Promise<void> {
 
 /** Maps a queue name as the broker knows it (Rascal may namespace it) back to its subscription. */
 function queueNameResolver(broker: BrokerHandle, topology: Topology): (name: string) => SubscriptionPlan | undefined {
-  const rascalConfig = (broker.broker as unknown as { config: { vhosts: Record<string, { queues: Record<string, { fullyQualifiedName: string }> }> } }).config;
+  const rascalConfig = resolvedConfig(broker.broker);
   const byName = new Map<string, SubscriptionPlan>();
   for (const plan of topology.handlerSubscriptions) {
-    const fullName = rascalConfig.vhosts[plan.vhost]?.queues[plan.queue]?.fullyQualifiedName ?? plan.queue;
+    const fullName = rascalConfig.vhosts[plan.vhost]?.queues?.[plan.queue]?.fullyQualifiedName ?? plan.queue;
     byName.set(fullName, plan);
   }
   return (name) => byName.get(name);

@@ -1,7 +1,6 @@
-import type { Writable } from "node:stream";
-import amqp from "amqplib";
 import type { ChannelModel, ConfirmChannel as AmqpConfirmChannel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "../log";
+import { AmqpConnection } from "./amqp-connection";
 
 export type SettleFailure = "unavailable" | "blocked" | "unroutable" | "timeout" | "error";
 
@@ -17,8 +16,6 @@ interface Pending {
   settled: boolean;
 }
 
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 /** How often unconfirmed publishes are checked against their deadline. */
 const SWEEP_MS = 100;
 
@@ -35,46 +32,47 @@ const SWEEP_MS = 100;
  * While the connection is down or blocked by a resource alarm, publishes fail at once.
  */
 export class ConfirmChannel {
-  private connection?: ChannelModel;
+  private readonly connection: AmqpConnection;
   private channel?: AmqpConfirmChannel;
-  private blocked = false;
   private closing = false;
-  private reconnectDelay = RECONNECT_MIN_MS;
-  private reconnectTimer?: ReturnType<typeof setTimeout>;
   /** Unsettled publishes in publish order (a Set keeps insertion order), for the deadline sweep. */
   private readonly pending = new Set<Pending>();
   /** Unsettled publishes by returnKey, oldest first, to match returns. */
   private readonly byKey = new Map<string, Pending[]>();
   private sweeper?: ReturnType<typeof setInterval>;
-  /** Whether the connection's socket is corked until the next turn of the event loop. */
-  private corked = false;
 
   constructor(
-    private readonly url: string,
-    private readonly name: string,
+    url: string,
+    name: string,
     private readonly confirmTimeoutMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.connection = new AmqpConnection(url, name, log, {
+      opened: async (connection) => this.attach(connection, await connection.createConfirmChannel()),
+      // Whatever was in flight has no confirm coming: fail it now rather than at the deadline.
+      lost: () => {
+        this.channel = undefined;
+        this.failAll("unavailable", "broker connection lost");
+      },
+    });
+  }
 
   get ready(): boolean {
-    return this.channel !== undefined && !this.blocked;
+    return this.channel !== undefined && !this.connection.blocked;
   }
 
   /** Opens the connection and channel; rejects when the broker cannot be reached now. */
   async open(): Promise<void> {
-    await this.connect();
+    await this.connection.open();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref?.();
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    clearTimeout(this.reconnectTimer);
     clearInterval(this.sweeper);
-    const connection = this.connection;
-    this.connection = undefined;
     this.channel = undefined;
-    await connection?.close().catch(() => {});
+    await this.connection.close();
     this.failAll("unavailable", "publisher closed");
   }
 
@@ -85,13 +83,14 @@ export class ConfirmChannel {
   publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish & { messageId: string }, settle: Settle): void {
     const channel = this.channel;
     if (!channel) return settle("unavailable", "broker is not connected");
-    if (this.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
+    if (this.connection.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
     const entry: Pending = { key: returnKey(exchange, routingKey, options.messageId), settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
     this.pending.add(entry);
     const queue = this.byKey.get(entry.key);
     if (queue) queue.push(entry);
     else this.byKey.set(entry.key, [entry]);
-    this.cork();
+    // All publishes of this turn of the event loop leave in one write.
+    this.connection.cork();
     try {
       channel.publish(exchange, routingKey, content, options, (error) => {
         // amqplib fails every unconfirmed publish with "channel closed" when the channel or its
@@ -103,26 +102,6 @@ export class ConfirmChannel {
     } catch (error) {
       this.finish(entry, "unavailable", (error as Error).message);
     }
-  }
-
-  /**
-   * amqplib hands every message to the socket separately, one send system call each. Corking
-   * the socket until the next turn of the event loop sends all publishes of this turn (from
-   * many concurrent requests) in one write. amqplib moves frames to the socket from a
-   * setImmediate of its own, queued after ours, hence the uncork one turn later still.
-   */
-  private cork(): void {
-    if (this.corked) return;
-    const socket = (this.connection as unknown as { connection?: { stream?: Writable } } | undefined)?.connection?.stream;
-    if (!socket || typeof socket.cork !== "function") return;
-    socket.cork();
-    this.corked = true;
-    setImmediate(() =>
-      setImmediate(() => {
-        this.corked = false;
-        socket.uncork();
-      }),
-    );
   }
 
   private finish(entry: Pending, failure?: SettleFailure, detail?: string): void {
@@ -160,80 +139,22 @@ export class ConfirmChannel {
     for (const entry of [...this.pending]) this.finish(entry, failure, detail);
   }
 
-  private async connect(): Promise<void> {
-    const connection = await amqp.connect(this.url, { clientProperties: { connection_name: this.name } });
-    let channel: AmqpConfirmChannel;
-    try {
-      channel = await connection.createConfirmChannel();
-    } catch (error) {
-      await connection.close().catch(() => {});
-      throw error;
-    }
-    if (this.closing) {
-      await connection.close().catch(() => {});
-      return;
-    }
-    this.connection = connection;
-    this.blocked = false;
-    this.reconnectDelay = RECONNECT_MIN_MS;
-    connection.on("error", (error: Error) => this.log.warn({ err: error.message, publisher: this.name }, "publisher connection error"));
-    connection.on("blocked", (reason: string) => {
-      this.blocked = true;
-      this.log.warn({ reason, publisher: this.name }, "broker blocked the publisher");
-    });
-    connection.on("unblocked", () => {
-      this.blocked = false;
-      this.log.info({ publisher: this.name }, "broker unblocked the publisher");
-    });
-    connection.on("close", () => {
-      if (this.connection !== connection) return;
-      this.connection = undefined;
-      this.channel = undefined;
-      // Whatever was in flight has no confirm coming: fail it now rather than at the deadline.
-      this.failAll("unavailable", "broker connection lost");
-      if (!this.closing) {
-        this.log.warn({ publisher: this.name }, "publisher connection lost; reconnecting");
-        this.scheduleReconnect();
-      }
-    });
-    this.attach(channel);
-  }
-
-  private attach(channel: AmqpConfirmChannel): void {
+  private attach(connection: ChannelModel, channel: AmqpConfirmChannel): void {
     this.channel = channel;
     channel.on("return", (message: ConsumeMessage) => this.onReturn(message));
-    channel.on("error", (error: Error) => this.log.warn({ err: error.message, publisher: this.name }, "publisher channel error"));
+    channel.on("error", (error: Error) => this.log.warn({ err: error.message, publisher: this.connection.name }, "publisher channel error"));
     channel.on("close", () => {
       if (this.channel !== channel) return;
       this.channel = undefined;
       this.failAll("error", "publisher channel closed");
       // A channel-level error (e.g. an exchange deleted under us) leaves the connection usable.
-      const connection = this.connection;
-      if (connection && !this.closing) {
-        connection.createConfirmChannel().then(
-          (next) => (this.connection === connection && !this.closing ? this.attach(next) : next.close().catch(() => {})),
-          // No channel on a live connection: start over with a fresh connection.
-          () => connection.close().catch(() => {}),
-        );
-      }
-    });
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closing || this.reconnectTimer) return;
-    const delay = this.reconnectDelay;
-    this.reconnectDelay = Math.min(RECONNECT_MAX_MS, this.reconnectDelay * 2);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      if (this.connection) return;
-      this.connect().then(
-        () => this.log.info({ publisher: this.name }, "publisher connected"),
-        (error: unknown) => {
-          this.log.warn({ err: (error as Error).message, publisher: this.name }, "publisher cannot reach the broker; retrying");
-          this.scheduleReconnect();
-        },
+      if (this.closing || this.connection.current !== connection) return;
+      connection.createConfirmChannel().then(
+        (next) => (this.connection.current === connection && !this.closing ? this.attach(connection, next) : next.close().catch(() => {})),
+        // No channel on a live connection: start over with a fresh connection.
+        () => this.connection.reset(),
       );
-    }, delay);
+    });
   }
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { BrokerHealth } from "./broker";
 import { ConfirmChannel, type SettleFailure } from "./confirm-channel";
+import { resolvedConfig, vhostUrl, type ResolvedConfig, type ResolvedPublication } from "./resolved-config";
 
 export type PublishFailure = SettleFailure;
 
@@ -25,23 +26,6 @@ export interface PublishOptions {
   expirationMs?: number;
   /** For raw Buffer payloads being republished (retries, dead letters, replays). */
   contentType?: string;
-}
-
-/** A publication of rascal.json as Rascal resolved it (namespaced destination included). */
-interface ResolvedPublication {
-  vhost: string;
-  exchange?: string;
-  queue?: string;
-  destination: string;
-  routingKey?: string;
-  confirm?: boolean;
-  encryption?: unknown;
-  options?: Options.Publish;
-}
-
-interface ResolvedConfig {
-  publications: Record<string, ResolvedPublication>;
-  vhosts: Record<string, { connections?: { url: string }[] }>;
 }
 
 /** Where one publication goes over the fast path, worked out once. */
@@ -76,14 +60,14 @@ export class Publisher {
     /** Counts every confirmed publish (`messages_published_total`), whoever made it. */
     private readonly metrics?: Pick<Metrics, "messagesPublished">,
   ) {
-    this.config = (broker as unknown as { config: ResolvedConfig }).config;
+    this.config = resolvedConfig(broker);
   }
 
   /** Opens the confirm channels of the vhosts that confirmed publications use. */
   async start(): Promise<void> {
     for (const publication of Object.values(this.config.publications)) {
       if (!usesFastPath(publication) || this.channels.has(publication.vhost)) continue;
-      const url = this.config.vhosts[publication.vhost]?.connections?.[0]?.url;
+      const url = vhostUrl(this.config, publication.vhost);
       if (!url) continue;
       const channel = new ConfirmChannel(url, `order-pipeline publisher (${publication.vhost})`, this.confirmTimeoutMs, this.log);
       await channel.open();

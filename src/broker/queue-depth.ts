@@ -1,6 +1,7 @@
 import type { BrokerAsPromised } from "rascal";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
+import { resolvedConfig } from "./resolved-config";
 
 /**
  * The `queue_messages{queue}` gauge: every `intervalMs`, a passive declare (checkQueue) of every
@@ -38,7 +39,7 @@ interface CallbackConnection {
 
 /** Lists the queues of Rascal's resolved config, namespaced names included. */
 export function watchedQueues(broker: BrokerAsPromised): WatchedQueue[] {
-  const { vhosts } = (broker as unknown as { config: { vhosts: Record<string, { queues?: Record<string, { fullyQualifiedName: string }> }> } }).config;
+  const { vhosts } = resolvedConfig(broker);
   const several = Object.keys(vhosts).length > 1;
   return Object.entries(vhosts).flatMap(([vhost, config]) =>
     Object.entries(config.queues ?? {}).map(([name, queue]) => ({

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Publisher } from "../broker/publisher";
+import type { Settlement } from "../broker/queue-consumers";
 import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
 import type { Handler, HandlerContext } from "../handler";
 import type { Logger } from "../log";
@@ -20,7 +21,6 @@ export interface IncomingMessage {
   fields?: { redelivered?: boolean };
 }
 
-export type Settlement = "ack" | "requeue";
 
 export interface ProcessorDeps {
   publisher: Publisher;

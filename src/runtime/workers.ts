@@ -1,10 +1,12 @@
-import type { Message } from "amqplib";
-import type { AckOrNack, BrokerAsPromised, SubscriberSessionAsPromised } from "rascal";
+import type { ConsumeMessage } from "amqplib";
+import type { BrokerAsPromised } from "rascal";
+import { QueueConsumers, type OnDelivery, type Settlement } from "../broker/queue-consumers";
+import { resolvedConfig, vhostUrl, type ResolvedConfig } from "../broker/resolved-config";
 import type { SubscriptionPlan } from "../broker/topology";
 import type { Handler } from "../handler";
 import type { Logger } from "../log";
 import { sleep } from "./backoff";
-import { MessageProcessor, type IncomingMessage, type ProcessorDeps, type Settlement } from "./message-processor";
+import { MessageProcessor, type IncomingMessage, type ProcessorDeps } from "./message-processor";
 
 /** A consumer the runtime runs itself (dead-letter recorder, order expiry). */
 export interface InternalConsumer {
@@ -12,14 +14,18 @@ export interface InternalConsumer {
   handle: (message: IncomingMessage, content: unknown) => Promise<void>;
 }
 
+/** How long handlers told to stop (shutdown timeout reached) get before their channels close. */
+const ABORT_GRACE_MS = 1000;
+
 /**
- * Subscribes every subscription of rascal.json to its handler and settles each message once.
+ * Consumes every subscription of rascal.json into its handler and settles each message once.
  * On stop: no new deliveries, in-flight handlers get `timeoutMs` to finish, and whatever is
  * still unacknowledged then returns to its queue when the channels close.
  */
 export class Workers {
-  private readonly sessions: SubscriberSessionAsPromised[] = [];
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** The consumers of each vhost, on a connection of their own. */
+  private readonly consumers = new Map<string, QueueConsumers>();
+  private readonly inFlight = new Set<Promise<Settlement>>();
   private readonly abort = new AbortController();
 
   constructor(
@@ -36,40 +42,59 @@ export class Workers {
     return this.abort.signal;
   }
 
-  async start(closeTimeoutMs: number): Promise<void> {
+  /** Every subscription is being consumed. */
+  get ready(): boolean {
+    return [...this.consumers.values()].every((consumers) => consumers.ready);
+  }
+
+  async start(): Promise<void> {
     const deps: ProcessorDeps = { ...this.deps, shutdown: this.abort.signal };
+    const config = resolvedConfig(this.broker);
     this.deps.ledger.startAliveSignal();
     for (const plan of this.plans) {
       const processor = new MessageProcessor(plan, this.handlers.get(plan.handler!)!, plan.name === this.orderSubscription, deps);
-      const session = await this.broker.subscribe(plan.name, { closeTimeout: closeTimeoutMs } as never);
-      session.on("message", (message: Message, content: unknown, ackOrNack: AckOrNack) => {
-        this.track(processor.process(message as IncomingMessage, content), ackOrNack, plan.name);
-      });
-      session.on("invalid_content", (error: Error, message: Message, ackOrNack: AckOrNack) => {
-        this.track(processor.invalidContent(message as IncomingMessage, error), ackOrNack, plan.name);
-      });
-      this.watch(session, plan.name);
+      this.consume(config, plan.name, (message, content, invalid) =>
+        invalid ? processor.invalidContent(message, invalid) : processor.process(message, content),
+      );
     }
     for (const consumer of this.internal) {
-      const session = await this.broker.subscribe(consumer.subscription, { closeTimeout: closeTimeoutMs } as never);
-      const settle = (message: Message, content: unknown, ackOrNack: AckOrNack) =>
-        this.track(this.runInternal(consumer, message as IncomingMessage, content), ackOrNack, consumer.subscription);
-      session.on("message", settle);
-      session.on("invalid_content", (_error: Error, message: Message, ackOrNack: AckOrNack) => settle(message, undefined, ackOrNack));
-      this.watch(session, consumer.subscription);
+      this.consume(config, consumer.subscription, (message, content, invalid) => this.runInternal(consumer, message, invalid ? undefined : content));
     }
+    for (const consumers of this.consumers.values()) await consumers.start();
   }
 
   /** Stops consuming, waits up to `timeoutMs` for in-flight handlers, then lets the rest go back. */
   async stop(timeoutMs: number): Promise<void> {
-    const cancelled = Promise.allSettled(this.sessions.map((session) => session.cancel()));
-    const drained = Promise.allSettled([...this.inFlight]);
-    await Promise.race([drained, sleep(timeoutMs)]);
-    if (this.inFlight.size > 0) this.log.warn({ unfinished: this.inFlight.size }, "shutdown timeout: unfinished messages return to their queues");
+    const all = [...this.consumers.values()];
+    await Promise.race([Promise.all(all.map((consumers) => consumers.cancel())), sleep(1000)]);
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(timeoutMs)]);
+    if (this.inFlight.size > 0) {
+      this.log.warn({ unfinished: this.inFlight.size }, "shutdown timeout: unfinished messages return to their queues");
+      this.abort.abort();
+      await Promise.race([Promise.allSettled([...this.inFlight]), sleep(ABORT_GRACE_MS)]);
+    }
     this.abort.abort();
-    await Promise.race([cancelled, sleep(1000)]);
+    await Promise.all(all.map((consumers) => consumers.close()));
     // Whatever is still unfinished returns to the queue: let the next worker claim it at once.
     await this.deps.ledger.stopAliveSignal();
+  }
+
+  private consume(config: ResolvedConfig, name: string, handle: OnDelivery): void {
+    const subscription = config.subscriptions[name];
+    const url = subscription && vhostUrl(config, subscription.vhost);
+    if (!subscription || !url) throw new Error(`subscription ${name} has no connection to consume from`);
+    let consumers = this.consumers.get(subscription.vhost);
+    if (!consumers) {
+      consumers = new QueueConsumers(url, `order-pipeline consumers (${subscription.vhost})`, this.log);
+      this.consumers.set(subscription.vhost, consumers);
+    }
+    consumers.add(subscription, (message: ConsumeMessage, content: unknown, invalid?: Error) => {
+      const work = handle(message, content, invalid);
+      this.inFlight.add(work);
+      const forget = () => this.inFlight.delete(work);
+      work.then(forget, forget);
+      return work;
+    });
   }
 
   private async runInternal(consumer: InternalConsumer, message: IncomingMessage, content: unknown): Promise<Settlement> {
@@ -83,24 +108,5 @@ export class Workers {
       await sleep(1000);
       return "requeue";
     }
-  }
-
-  private track(work: Promise<Settlement>, ackOrNack: AckOrNack, subscription: string): void {
-    const tracked = work
-      .then((settlement) => {
-        if (settlement === "ack") ackOrNack();
-        else ackOrNack(new Error("requeued"), { strategy: "nack", requeue: true });
-      })
-      .catch((error: unknown) => {
-        this.log.error({ err: error, subscription }, "message processing failed unexpectedly; requeued");
-        ackOrNack(error as Error, { strategy: "nack", requeue: true });
-      })
-      .finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
-  }
-
-  private watch(session: SubscriberSessionAsPromised, subscription: string): void {
-    session.on("error", (error: Error) => this.log.error({ err: error, subscription }, "subscription error"));
-    this.sessions.push(session);
   }
 }

@@ -1,0 +1,35 @@
+import type { Options } from "amqplib";
+import type { BrokerAsPromised } from "rascal";
+import type { ResolvedSubscription } from "./queue-consumers";
+
+/** A publication of rascal.json as Rascal resolved it (namespaced destination included). */
+export interface ResolvedPublication {
+  vhost: string;
+  exchange?: string;
+  queue?: string;
+  destination: string;
+  routingKey?: string;
+  confirm?: boolean;
+  encryption?: unknown;
+  options?: Options.Publish;
+}
+
+/** The parts of Rascal's resolved configuration the service reads. */
+export interface ResolvedConfig {
+  publications: Record<string, ResolvedPublication>;
+  subscriptions: Record<string, ResolvedSubscription>;
+  vhosts: Record<string, { connections?: { url: string }[]; queues?: Record<string, { fullyQualifiedName: string }> }>;
+}
+
+/**
+ * rascal.json after Rascal validated it and filled in its defaults: fully qualified (namespaced)
+ * queue and exchange names, connection URLs. Rascal keeps it on the broker without typing it.
+ */
+export function resolvedConfig(broker: BrokerAsPromised): ResolvedConfig {
+  return (broker as unknown as { config: ResolvedConfig }).config;
+}
+
+/** The first connection URL of a vhost, which the service's own connections use. */
+export function vhostUrl(config: ResolvedConfig, vhost: string): string | undefined {
+  return config.vhosts[vhost]?.connections?.[0]?.url;
+}
