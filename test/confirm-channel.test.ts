@@ -23,7 +23,7 @@ async function tempQueue(): Promise<string> {
 }
 
 async function openChannel(timeoutMs = 5000): Promise<ConfirmChannel> {
-  const channel = new ConfirmChannel(AMQP_URL, "confirm-channel test", timeoutMs, log);
+  const channel = new ConfirmChannel([AMQP_URL], "confirm-channel test", timeoutMs, log);
   await channel.open();
   cleanups.push(() => channel.close());
   return channel;

@@ -3,6 +3,7 @@ import amqp from "amqplib";
 import { QueueConsumers, type Settlement } from "../src/broker/queue-consumers";
 import { createLogger } from "../src/log";
 import { until } from "./helpers/eventually";
+import { freePort } from "./helpers/free-port";
 
 const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const log = createLogger(process.env.LOG_LEVEL ?? "silent");
@@ -27,7 +28,7 @@ async function filledQueue(count: number) {
 }
 
 function consumers(queue: string, prefetch: number, onDelivery: (messageId: string, content: unknown) => Promise<Settlement>): QueueConsumers {
-  const consumer = new QueueConsumers(AMQP_URL, "queue-consumers test", log);
+  const consumer = new QueueConsumers([AMQP_URL], "queue-consumers test", log);
   consumer.add({ name: "test", vhost: "/", source: queue, prefetch }, (message, content) => onDelivery(message.properties.messageId as string, content));
   cleanups.push(() => consumer.close());
   return consumer;
@@ -86,7 +87,7 @@ test("content is decoded by content type, and content that does not parse is rep
   await channel.waitForConfirms();
 
   const got = new Map<string, { content: unknown; invalid?: string }>();
-  const consumer = new QueueConsumers(AMQP_URL, "queue-consumers test", log);
+  const consumer = new QueueConsumers([AMQP_URL], "queue-consumers test", log);
   consumer.add({ name: "test", vhost: "/", source: queue, prefetch: 5 }, async (message, content, invalid) => {
     got.set(message.properties.messageId as string, { content, invalid: invalid?.message });
     return "ack";
@@ -97,4 +98,19 @@ test("content is decoded by content type, and content that does not parse is rep
   expect(got.get("bad")!.invalid).toBeTruthy();
   expect(got.get("text")).toEqual({ content: "hello", invalid: undefined });
   expect(Buffer.isBuffer(got.get("bytes")!.content)).toBe(true);
+});
+
+test("with several broker URLs, a node that refuses is skipped for the next one", async () => {
+  const { queue } = await filledQueue(3);
+  const refused = `amqp://guest:guest@127.0.0.1:${freePort()}`;
+  const seen: string[] = [];
+  const consumer = new QueueConsumers([refused, AMQP_URL], "queue-consumers test", log);
+  consumer.add({ name: "test", vhost: "/", source: queue, prefetch: 5 }, async (message) => {
+    seen.push(message.properties.messageId as string);
+    return "ack";
+  });
+  cleanups.push(() => consumer.close());
+  await consumer.start();
+  await until("all three consumed", async () => seen.length === 3);
+  expect(consumer.ready).toBe(true);
 });

@@ -15,7 +15,9 @@ export interface ConnectionHooks {
 
 /**
  * One amqplib connection of the service's own (the publisher's, the consumers'), reopened with
- * backoff whenever it is lost, with the broker's resource-alarm state at hand.
+ * backoff whenever it is lost, with the broker's resource-alarm state at hand. With several
+ * URLs (a vhost's `connections` in rascal.json, in Rascal's order) each attempt tries them in
+ * turn, starting with the one that worked last, as Rascal does for its own connection.
  */
 export class AmqpConnection {
   private connection?: ChannelModel;
@@ -25,9 +27,11 @@ export class AmqpConnection {
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   /** Whether the socket is corked until the next turn of the event loop. */
   private corked = false;
+  /** Index in `urls` of the URL to try first. */
+  private preferred = 0;
 
   constructor(
-    private readonly url: string,
+    private readonly urls: readonly string[],
     readonly name: string,
     private readonly log: Logger,
     private readonly hooks: ConnectionHooks,
@@ -85,7 +89,7 @@ export class AmqpConnection {
   }
 
   private async connect(): Promise<void> {
-    const connection = await amqp.connect(this.url, { clientProperties: { connection_name: this.name } });
+    const connection = await this.reachAny();
     connection.on("error", (error: Error) => this.log.warn({ err: error.message, connection: this.name }, "broker connection error"));
     try {
       await this.hooks.opened(connection);
@@ -118,6 +122,21 @@ export class AmqpConnection {
         this.scheduleReconnect();
       }
     });
+  }
+
+  private async reachAny(): Promise<ChannelModel> {
+    let lastError: unknown = new Error("no broker URL configured");
+    for (let tried = 0; tried < this.urls.length; tried++) {
+      const index = (this.preferred + tried) % this.urls.length;
+      try {
+        const connection = await amqp.connect(this.urls[index]!, { clientProperties: { connection_name: this.name } });
+        this.preferred = index;
+        return connection;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
   }
 
   private scheduleReconnect(): void {

@@ -42,12 +42,12 @@ export class ConfirmChannel {
   private sweeper?: ReturnType<typeof setInterval>;
 
   constructor(
-    url: string,
+    urls: readonly string[],
     name: string,
     private readonly confirmTimeoutMs: number,
     private readonly log: Logger,
   ) {
-    this.connection = new AmqpConnection(url, name, log, {
+    this.connection = new AmqpConnection(urls, name, log, {
       opened: async (connection) => this.attach(connection, await connection.createConfirmChannel()),
       // Whatever was in flight has no confirm coming: fail it now rather than at the deadline.
       lost: () => {

@@ -4,7 +4,7 @@ import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { BrokerHealth } from "./broker";
 import { ConfirmChannel, type SettleFailure } from "./confirm-channel";
-import { resolvedConfig, vhostUrl, type ResolvedConfig, type ResolvedPublication } from "./resolved-config";
+import { resolvedConfig, vhostUrls, type ResolvedConfig, type ResolvedPublication } from "./resolved-config";
 
 export type PublishFailure = SettleFailure;
 
@@ -67,9 +67,9 @@ export class Publisher {
   async start(): Promise<void> {
     for (const publication of Object.values(this.config.publications)) {
       if (!usesFastPath(publication) || this.channels.has(publication.vhost)) continue;
-      const url = vhostUrl(this.config, publication.vhost);
-      if (!url) continue;
-      const channel = new ConfirmChannel(url, `order-pipeline publisher (${publication.vhost})`, this.confirmTimeoutMs, this.log);
+      const urls = vhostUrls(this.config, publication.vhost);
+      if (urls.length === 0) continue;
+      const channel = new ConfirmChannel(urls, `order-pipeline publisher (${publication.vhost})`, this.confirmTimeoutMs, this.log);
       await channel.open();
       this.channels.set(publication.vhost, channel);
     }
@@ -91,8 +91,6 @@ export class Publisher {
   }
 
   private async send(publication: string, payload: unknown, options: PublishOptions): Promise<void> {
-    if (!this.health.connected) throw new PublishError("unavailable", "broker is not connected");
-    if (this.health.blocked) throw new PublishError("blocked", "broker is blocking publishers (resource alarm)");
     const route = this.route(publication);
     if (!route) return this.publishThroughRascal(publication, payload, options);
 
@@ -129,6 +127,9 @@ export class Publisher {
   }
 
   private async publishThroughRascal(publication: string, payload: unknown, options: PublishOptions): Promise<void> {
+    // The fast path answers for its own connection; this one is Rascal's.
+    if (!this.health.connected) throw new PublishError("unavailable", "broker is not connected");
+    if (this.health.blocked) throw new PublishError("blocked", "broker is blocking publishers (resource alarm)");
     const overrides = {
       options: {
         messageId: options.messageId,

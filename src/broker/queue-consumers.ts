@@ -43,8 +43,8 @@ export class QueueConsumers {
   private readonly consumers: Consumer[] = [];
   private cancelled = false;
 
-  constructor(url: string, name: string, private readonly log: Logger) {
-    this.connection = new AmqpConnection(url, name, log, {
+  constructor(urls: readonly string[], name: string, private readonly log: Logger) {
+    this.connection = new AmqpConnection(urls, name, log, {
       opened: (connection) => this.consumeAll(connection),
       lost: () => {
         for (const consumer of this.consumers) consumer.active = undefined;

@@ -18,7 +18,7 @@ export interface ResolvedPublication {
 export interface ResolvedConfig {
   publications: Record<string, ResolvedPublication>;
   subscriptions: Record<string, ResolvedSubscription>;
-  vhosts: Record<string, { connections?: { url: string }[]; queues?: Record<string, { fullyQualifiedName: string }> }>;
+  vhosts: Record<string, { connections?: { url: string; index?: number }[]; queues?: Record<string, { fullyQualifiedName: string }> }>;
 }
 
 /**
@@ -29,7 +29,8 @@ export function resolvedConfig(broker: BrokerAsPromised): ResolvedConfig {
   return (broker as unknown as { config: ResolvedConfig }).config;
 }
 
-/** The first connection URL of a vhost, which the service's own connections use. */
-export function vhostUrl(config: ResolvedConfig, vhost: string): string | undefined {
-  return config.vhosts[vhost]?.connections?.[0]?.url;
+/** A vhost's connection URLs in the order Rascal tries them (its `connectionStrategy`). */
+export function vhostUrls(config: ResolvedConfig, vhost: string): string[] {
+  const connections = [...(config.vhosts[vhost]?.connections ?? [])];
+  return connections.sort((a, b) => (a.index ?? 0) - (b.index ?? 0)).map((connection) => connection.url);
 }

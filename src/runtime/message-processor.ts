@@ -167,7 +167,7 @@ export class MessageProcessor {
     } catch (error) {
       log.warn({ err: error }, "could not schedule the retry; the message goes back to its queue");
       await this.deps.ledger.release(ref).catch(() => {});
-      return "requeue";
+      return this.requeueAfterPause(log);
     }
     const nextRetryAt = new Date(Date.now() + delayMs).toISOString();
     const fields = { error: JSON.stringify({ message: errorMessage, permanent: false }), nextRetryAt };
@@ -204,7 +204,7 @@ export class MessageProcessor {
       log.warn({ err: error }, "could not dead-letter the message; it goes back to its queue");
       // Give the claim back so the redelivery need not wait out the lease.
       if (ref.owner) await this.deps.ledger.release(ref).catch(() => {});
-      return "requeue";
+      return this.requeueAfterPause(log);
     }
     if (ref.messageId !== "missing") {
       const permanent = reason !== "max_attempts" && reason !== "redelivery_limit";
@@ -258,6 +258,17 @@ export class MessageProcessor {
       await sleep(Math.min(1000, this.deps.ledger.leaseMs));
     }
     return undefined;
+  }
+
+  /**
+   * A message whose retry or dead letter could not be published goes back to its queue, but
+   * not at once: redelivered straight away it would fail the same way, in a loop that burns
+   * the quorum queue's delivery limit. Waits a moment, and for the publisher if it is down.
+   */
+  private async requeueAfterPause(log: Logger): Promise<Settlement> {
+    await sleep(jitteredBackoff(2));
+    await this.publisherReady(log);
+    return "requeue";
   }
 
   /** Waits while the publisher's connection is down or blocked; false if shutdown came first. */

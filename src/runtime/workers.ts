@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from "amqplib";
 import type { BrokerAsPromised } from "rascal";
 import { QueueConsumers, type OnDelivery, type Settlement } from "../broker/queue-consumers";
-import { resolvedConfig, vhostUrl, type ResolvedConfig } from "../broker/resolved-config";
+import { resolvedConfig, vhostUrls, type ResolvedConfig } from "../broker/resolved-config";
 import type { SubscriptionPlan } from "../broker/topology";
 import type { Handler } from "../handler";
 import type { Logger } from "../log";
@@ -81,11 +81,11 @@ export class Workers {
 
   private consume(config: ResolvedConfig, name: string, handle: OnDelivery): void {
     const subscription = config.subscriptions[name];
-    const url = subscription && vhostUrl(config, subscription.vhost);
-    if (!subscription || !url) throw new Error(`subscription ${name} has no connection to consume from`);
+    const urls = subscription ? vhostUrls(config, subscription.vhost) : [];
+    if (!subscription || urls.length === 0) throw new Error(`subscription ${name} has no connection to consume from`);
     let consumers = this.consumers.get(subscription.vhost);
     if (!consumers) {
-      consumers = new QueueConsumers(url, `order-pipeline consumers (${subscription.vhost})`, this.log);
+      consumers = new QueueConsumers(urls, `order-pipeline consumers (${subscription.vhost})`, this.log);
       this.consumers.set(subscription.vhost, consumers);
     }
     consumers.add(subscription, (message: ConsumeMessage, content: unknown, invalid?: Error) => {
