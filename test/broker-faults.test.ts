@@ -23,7 +23,7 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
   const start = () =>
     startTestService({
       // Connection errors are the point here: keep them out of the test output.
-      env: { AMQP_URL: broker.url, LOG_LEVEL: "fatal" },
+      env: { AMQP_URL: broker.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "fatal" },
       transform: useOrderHandler("count-runs"),
       service: { confirmTimeoutMs: 1000 },
     });
@@ -112,7 +112,8 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
     const first = await start();
     let second: TestService | undefined;
     try {
-      const running = await accept({ ...sampleOrder(), customerId: "hold-1000" }, first);
+      // Held long enough that the broker is surely down before the handler ends (stop_app can take a second).
+      const running = await accept({ ...sampleOrder(), customerId: "hold-3000" }, first);
       await until("handler started", async () => (await first.testRedis.get(`runs:${running.id}`)) === "1");
       await broker.stopApp();
       try {
