@@ -54,11 +54,17 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       };
       for (const vhost of Object.values(config.vhosts)) vhost.namespace = `bench-${id}-${target}`;
       config.subscriptions.process_order!.handler = "bench-noop";
-      // Like the peers, measure the order pipeline alone: the default rascal.json also runs two
-      // consumers of every order.completed event (notify_customer, deliver_callback), which
-      // would triple the deliveries per order. The runtime still announces each completion.
+      // Like the peers, measure the order pipeline alone: the default rascal.json also routes
+      // every order.completed event into two queues with consumers (notify_customer,
+      // deliver_callback), which would triple the deliveries per order. Their queues and
+      // bindings go too — left without consumers they would only pile the events up. The
+      // runtime still publishes (and the broker confirms) each completion event.
       delete config.subscriptions.notify_customer;
       delete config.subscriptions.deliver_callback;
+      for (const vhost of Object.values(config.vhosts) as { queues?: Record<string, unknown>; bindings?: Record<string, unknown> }[]) {
+        for (const queue of ["events.notify_customer", "events.deliver_callback"]) delete vhost.queues?.[queue];
+        for (const binding of Object.keys(vhost.bindings ?? {})) if (/-> events\.(notify_customer|deliver_callback)$/.test(binding)) delete vhost.bindings![binding];
+      }
       const pipeline = (config as { pipeline?: { retries?: Record<string, unknown> } }).pipeline;
       if (pipeline?.retries) {
         delete pipeline.retries.notify_customer;
