@@ -193,8 +193,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });
+  let intake: OrderIntake | undefined;
   if (runsIntake) {
-    const intake = new OrderIntake(new OrderStore(pipelinedRedis), publisher, metrics, log, config.ORDER_TIMEOUT_MS, deferredWrites);
+    intake = new OrderIntake(new OrderStore(pipelinedRedis), publisher, metrics, log, config.ORDER_TIMEOUT_MS, deferredWrites);
     registerOrderRoutes(app, intake, orderStore);
     registerAdminRoutes(app, deadLetters, config.ADMIN_TOKEN);
     mountDocs(app);
@@ -216,6 +217,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await Promise.all([workers?.stop(config.SHUTDOWN_TIMEOUT_MS), sleep(closeGraceMs)]);
       await server?.stop();
       if (deferredWrites.size > 0) await deferredWrites.settle(2000);
+      await intake?.close();
       await queueDepths.stop();
       await publisher.close();
       const closeBroker = stopOptions.deleteTopology ? broker.broker.nuke() : broker.broker.shutdown();

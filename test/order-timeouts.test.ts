@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import type { Publisher, PublishOptions } from "../src/broker/publisher";
-import { OrderTimeouts } from "../src/intake/order-timeouts";
+import { OrderTimeouts, TIMEOUT_BATCH_WINDOW_MS } from "../src/intake/order-timeouts";
 import { createLogger } from "../src/log";
 import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
 
@@ -20,20 +20,34 @@ function recordingPublisher() {
   return { publisher, published };
 }
 
-test("orders accepted in one turn share one timeout message; a lone order keeps its own", async () => {
+test("orders accepted within the batch window share one timeout message; a lone order keeps its own", async () => {
   const { publisher, published } = recordingPublisher();
   const timeouts = new OrderTimeouts(publisher, createLogger("silent"), 1000);
-  for (const n of [1, 2, 3]) timeouts.schedule({ orderId: `order-${n}`, requestId: `req-${n}`, headers: { "x-request-id": `req-${n}` } });
+  timeouts.schedule({ orderId: "order-1", requestId: "req-1", headers: { "x-request-id": "req-1" } });
   await new Promise((resolve) => setImmediate(resolve));
+  for (const n of [2, 3]) timeouts.schedule({ orderId: `order-${n}`, requestId: `req-${n}`, headers: { "x-request-id": `req-${n}` } });
+  expect(published).toHaveLength(0);
+  await Bun.sleep(TIMEOUT_BATCH_WINDOW_MS * 2);
   expect(published).toHaveLength(1);
   expect(published[0]!.payload).toEqual({ orders: ["1", "2", "3"].map((n) => ({ orderId: `order-${n}`, requestId: `req-${n}` })) });
   expect(published[0]!.options.expirationMs).toBe(1000);
 
   timeouts.schedule({ orderId: "order-4", requestId: "req-4", headers: { "x-request-id": "req-4" } });
-  await new Promise((resolve) => setImmediate(resolve));
+  await Bun.sleep(TIMEOUT_BATCH_WINDOW_MS * 2);
   expect(published).toHaveLength(2);
   expect(published[1]!.payload).toEqual({ orderId: "order-4" });
   expect(published[1]!.options).toMatchObject({ messageId: "order-4:timeout", headers: { "x-request-id": "req-4" } });
+});
+
+test("flush sends the waiting timeouts at once (shutdown)", async () => {
+  const { publisher, published } = recordingPublisher();
+  const timeouts = new OrderTimeouts(publisher, createLogger("silent"), 1000);
+  timeouts.schedule({ orderId: "order-1", requestId: "req-1", headers: {} });
+  timeouts.schedule({ orderId: "order-2", requestId: "req-2", headers: {} });
+  await timeouts.flush();
+  expect(published.map((message) => message.payload)).toEqual([{ orders: [{ orderId: "order-1", requestId: "req-1" }, { orderId: "order-2", requestId: "req-2" }] }]);
+  await Bun.sleep(TIMEOUT_BATCH_WINDOW_MS * 2);
+  expect(published).toHaveLength(1);
 });
 
 test("unfinished orders end expired after ORDER_TIMEOUT_MS, alone or sharing a timeout message", async () => {

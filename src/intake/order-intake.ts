@@ -43,6 +43,11 @@ export class OrderIntake {
     this.timeouts = new OrderTimeouts(publisher, log, orderTimeoutMs);
   }
 
+  /** Sends the timeout messages still waiting for their batch (before the publisher closes). */
+  close(): Promise<void> {
+    return this.timeouts.flush();
+  }
+
   async accept(request: IntakeRequest): Promise<IntakeResult> {
     const orderId = Bun.randomUUIDv7();
     const createdAt = new Date().toISOString();

@@ -14,20 +14,25 @@ export interface OrderTimeoutBatch {
   orders: { orderId: string; requestId: string }[];
 }
 
-/** Keeps a timeout message small even when a turn of the event loop accepted many orders. */
+/** Keeps a timeout message small even when many orders share it. */
 const MAX_BATCH = 500;
+/** How long accepted orders collect before their shared timeout message leaves. */
+export const TIMEOUT_BATCH_WINDOW_MS = 50;
 
 /**
- * Schedules the ORDER_TIMEOUT_MS delayed message of accepted orders. The orders accepted in
- * one turn of the event loop share one message: under load the broker then stores one delayed
- * message per turn instead of one per order (the order and its timeout were two persistent
- * messages per order, and the broker shares the machine's CPU). A turn with a single order
- * publishes exactly the message it always did. The timeout is a safety net, not part of
- * acceptance: the 202 does not wait for it, as before, and it leaves within the same turn.
+ * Schedules the ORDER_TIMEOUT_MS delayed message of accepted orders. The orders accepted within
+ * TIMEOUT_BATCH_WINDOW_MS share one message: under load the broker then stores one delayed
+ * message per window instead of one per order (a persistent message in a classic queue costs
+ * the broker about as much CPU as the order itself, and the broker shares the machine). A window
+ * with a single order publishes exactly the message it always did. The timeout is a safety net
+ * for orders that never finish, not part of acceptance: the 202 does not wait for it, and an
+ * accepted order reaches its terminal status through its own message whatever becomes of it.
+ * On shutdown `flush` sends what is waiting.
  */
 export class OrderTimeouts {
   private pending: PendingTimeout[] = [];
-  private scheduled = false;
+  private timer?: ReturnType<typeof setTimeout>;
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
     private readonly publisher: Publisher,
@@ -37,14 +42,19 @@ export class OrderTimeouts {
 
   schedule(timeout: PendingTimeout): void {
     this.pending.push(timeout);
-    if (this.pending.length >= MAX_BATCH) return this.flush();
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    if (this.pending.length >= MAX_BATCH) return void this.send();
+    this.timer ??= setTimeout(() => this.send(), TIMEOUT_BATCH_WINDOW_MS);
   }
 
-  private flush(): void {
-    this.scheduled = false;
+  /** Sends the waiting timeouts now and waits for every send under way (shutdown). */
+  async flush(): Promise<void> {
+    this.send();
+    await Promise.allSettled([...this.sending]);
+  }
+
+  private send(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
@@ -56,8 +66,10 @@ export class OrderTimeouts {
           { orders: batch.map(({ orderId, requestId }) => ({ orderId, requestId })) } satisfies OrderTimeoutBatch,
           { messageId: `timeouts:${batch[0]!.orderId}:${batch.length}`, expirationMs: this.orderTimeoutMs },
         );
-    sent.catch((error: unknown) => {
+    const settled = sent.catch((error: unknown) => {
       for (const { orderId, requestId } of batch) this.log.warn({ orderId, requestId, err: error }, "order timeout not scheduled");
     });
+    this.sending.add(settled);
+    void settled.finally(() => this.sending.delete(settled));
   }
 }
