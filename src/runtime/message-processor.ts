@@ -21,7 +21,6 @@ export interface IncomingMessage {
   fields?: { redelivered?: boolean };
 }
 
-
 export interface ProcessorDeps {
   publisher: Publisher;
   ledger: MessageLedger;
