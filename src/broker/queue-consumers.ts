@@ -26,8 +26,8 @@ export interface ResolvedSubscription {
 interface Consumer {
   subscription: ResolvedSubscription;
   onDelivery: OnDelivery;
-  /** The channel consuming now, with its consumer tag and pending acks. */
-  active?: { channel: Channel; consumerTag: string; acks: AckBatcher };
+  /** The channel consuming now, with its consumer tag (once the broker gave it) and pending acks. */
+  active?: { channel: Channel; consumerTag?: string; acks: AckBatcher };
 }
 
 /**
@@ -61,9 +61,9 @@ export class QueueConsumers {
     return this.connection.open();
   }
 
-  /** Connected and consuming every subscription (or cancelled on purpose). */
+  /** Connected and consuming every subscription. */
   get ready(): boolean {
-    return this.connection.current !== undefined && this.consumers.every((consumer) => consumer.active !== undefined);
+    return this.connection.current !== undefined && this.consumers.every((consumer) => consumer.active?.consumerTag !== undefined);
   }
 
   /** Stops new deliveries; running ones can still be settled until `close`. */
@@ -71,7 +71,7 @@ export class QueueConsumers {
     this.cancelled = true;
     await Promise.all(
       this.consumers.map(async ({ active }) => {
-        await active?.channel.cancel(active.consumerTag).catch(() => {});
+        if (active?.consumerTag) await active.channel.cancel(active.consumerTag).catch(() => {});
       }),
     );
   }
@@ -108,6 +108,10 @@ export class QueueConsumers {
       // The broker closed the channel (a queue deleted under us…): start over on a new connection.
       if (!this.cancelled) this.connection.reset();
     });
+    // Active before the broker's consume-ok, so that no delivery can arrive on a channel its
+    // settlement would not recognise.
+    const active: NonNullable<Consumer["active"]> = { channel, acks };
+    consumer.active = active;
     const { consumerTag } = await channel.consume(
       subscription.source,
       (message) => {
@@ -117,7 +121,7 @@ export class QueueConsumers {
       },
       subscription.options ?? {},
     );
-    consumer.active = { channel, consumerTag, acks };
+    active.consumerTag = consumerTag;
   }
 
   private deliver(consumer: Consumer, channel: Channel, acks: AckBatcher, message: ConsumeMessage): void {
