@@ -1,0 +1,118 @@
+/**
+ * What the broker's CPU per message depends on, measured with raw amqplib against AMQP_URL
+ * (beam.smp's CPU time from /proc, so run it on the broker's machine, with nothing else loaded):
+ *   acks      — consuming a quorum queue, acked one by one vs through the service's AckBatcher
+ *               (the acks of a turn in one write, contiguous ones as one `multiple` ack);
+ *   trickle   — quorum-queue publishes at BENCH_RATE/s (default 2,000) in small groups, alone and
+ *               with an unroutable event publish beside each;
+ *   latency   — publish→deliver latency of a quorum queue at 1,000 messages/s (the broker's
+ *               own share of submit→completed).
+ * Usage: bun bench/probes/broker-cpu.ts [acks|trickle|latency] (all three without an argument)
+ */
+import amqp from "amqplib";
+import { AckBatcher } from "../../src/broker/ack-batcher";
+import { readFileSync } from "node:fs";
+
+const url = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+const beamPid = Number(Bun.spawnSync(["pgrep", "-f", "beam.smp"]).stdout.toString().trim().split("\n")[0]);
+if (!beamPid) throw new Error("no beam.smp process on this machine");
+/** CPU milliseconds the broker has used so far. */
+const brokerCpuMs = () => {
+  const fields = readFileSync(`/proc/${beamPid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+const body = Buffer.from(JSON.stringify({ orderId: "0190f0f0-0000-7000-8000-000000000000", customerId: "c-42", items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }], currency: "EUR", total: 39.98 }));
+const queue = `probe-${process.pid}`;
+const connection = await amqp.connect(url);
+const publisher = await connection.createConfirmChannel();
+await publisher.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+
+try {
+  const only = process.argv[2];
+  if (!only || only === "acks") await acks();
+  if (!only || only === "trickle") await trickle();
+  if (!only || only === "latency") await latency();
+} finally {
+  await publisher.deleteQueue(queue).catch(() => {});
+  await connection.close();
+}
+
+async function acks(): Promise<void> {
+  const count = 20_000;
+  for (const batched of [false, true]) {
+    for (let i = 0; i < count; i++) publisher.sendToQueue(queue, body, { persistent: true });
+    await publisher.waitForConfirms();
+    const consumerConnection = await amqp.connect(url);
+    const channel = await consumerConnection.createChannel();
+    await channel.prefetch(64);
+    const batcher = new AckBatcher(channel, () => {});
+    let settled = 0;
+    let finished: () => void = () => {};
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const before = brokerCpuMs();
+    await channel.consume(queue, (message) => {
+      if (!message) return;
+      batcher.delivered(message);
+      // Handled a moment later, as a worker would; acked alone, or through the service's AckBatcher.
+      setTimeout(() => {
+        if (batched) batcher.ack(message);
+        else channel.ack(message);
+        if (++settled === count) finished();
+      }, 1);
+    });
+    await done;
+    await Bun.sleep(100);
+    console.log(`acks ${batched ? "through AckBatcher" : "one by one"}: broker ${((brokerCpuMs() - before) * 1000 / count).toFixed(1)} µs/message`);
+    await consumerConnection.close();
+  }
+}
+
+async function trickle(): Promise<void> {
+  const rate = Number(process.env.BENCH_RATE ?? 2000);
+  const seconds = 5;
+  const events = `${queue}-events`;
+  await publisher.assertExchange(events, "topic", { durable: true });
+  for (const withEvent of [false, true]) {
+    await publisher.purgeQueue(queue);
+    const before = brokerCpuMs();
+    const started = performance.now();
+    let sent = 0;
+    while (sent < rate * seconds) {
+      const due = Math.floor(((performance.now() - started) / 1000) * rate);
+      for (; sent < due; sent++) {
+        publisher.sendToQueue(queue, body, { persistent: true, mandatory: true });
+        if (withEvent) publisher.publish(events, "order.completed", body, { persistent: true });
+      }
+      await Bun.sleep(1);
+    }
+    await publisher.waitForConfirms();
+    console.log(`trickle ${rate}/s${withEvent ? " + unroutable event" : ""}: broker ${((brokerCpuMs() - before) * 1000 / sent).toFixed(1)} µs/order`);
+  }
+  await publisher.deleteExchange(events);
+}
+
+async function latency(): Promise<void> {
+  await publisher.purgeQueue(queue);
+  const consumerConnection = await amqp.connect(url);
+  const channel = await consumerConnection.createChannel();
+  await channel.prefetch(64);
+  const latencies: number[] = [];
+  await channel.consume(queue, (message) => {
+    if (!message) return;
+    latencies.push(performance.now() - Number(message.properties.messageId));
+    channel.ack(message);
+  });
+  const rate = 1000;
+  const started = performance.now();
+  for (let sent = 0; sent < rate * 10; ) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; sent < due; sent++) publisher.sendToQueue(queue, body, { persistent: true, messageId: String(performance.now()) });
+    await Bun.sleep(2);
+  }
+  await publisher.waitForConfirms();
+  await Bun.sleep(500);
+  await consumerConnection.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.floor(q * (latencies.length - 1))]!.toFixed(1);
+  console.log(`latency publish→deliver at ${rate}/s: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`);
+}
