@@ -1,24 +1,17 @@
 import { afterEach, expect, test } from "bun:test";
-import amqp from "amqplib";
 import { ConfirmChannel, type SettleFailure } from "../src/broker/confirm-channel";
 import { createLogger } from "../src/log";
+import { AMQP_URL, tempQueue } from "./helpers/temp-queue";
 
-const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const log = createLogger(process.env.LOG_LEVEL ?? "silent");
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
 });
 
-async function tempQueue(): Promise<string> {
-  const connection = await amqp.connect(AMQP_URL);
-  const channel = await connection.createChannel();
-  const queue = `t-${crypto.randomUUID().slice(0, 8)}:confirm`;
-  await channel.assertQueue(queue, { durable: true });
-  cleanups.push(async () => {
-    await channel.deleteQueue(queue);
-    await connection.close();
-  });
+async function queueForTest(): Promise<string> {
+  const { queue, remove } = await tempQueue("confirm");
+  cleanups.push(remove);
   return queue;
 }
 
@@ -36,7 +29,7 @@ function publish(channel: ConfirmChannel, exchange: string, routingKey: string, 
 }
 
 test("many publishes in flight settle once each: routed ones succeed, unroutable ones fail", async () => {
-  const queue = await tempQueue();
+  const queue = await queueForTest();
   const channel = await openChannel();
   const results = await Promise.all(
     Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? publish(channel, "", `${queue}.nowhere`, `m-${i}`) : publish(channel, "", queue, `m-${i}`))),
@@ -46,7 +39,7 @@ test("many publishes in flight settle once each: routed ones succeed, unroutable
 });
 
 test("the same messageId published to two places: only the unroutable copy fails", async () => {
-  const queue = await tempQueue();
+  const queue = await queueForTest();
   const channel = await openChannel();
   const [routed, unroutable] = await Promise.all([publish(channel, "", queue, "same"), publish(channel, "", `${queue}.nowhere`, "same")]);
   expect(routed).toBe("ok");
@@ -54,7 +47,7 @@ test("the same messageId published to two places: only the unroutable copy fails
 });
 
 test("a channel error fails what was in flight, and the channel comes back", async () => {
-  const queue = await tempQueue();
+  const queue = await queueForTest();
   const channel = await openChannel();
   expect(await publish(channel, "no-such-exchange-for-this-test", "x", "a")).not.toBe("ok");
   for (let i = 0; i < 50 && !channel.ready; i++) await Bun.sleep(20);

@@ -1,11 +1,10 @@
 import { afterEach, expect, test } from "bun:test";
-import amqp from "amqplib";
 import { QueueConsumers, type Settlement } from "../src/broker/queue-consumers";
 import { createLogger } from "../src/log";
 import { until } from "./helpers/eventually";
 import { freePort } from "./helpers/free-port";
+import { AMQP_URL, tempQueue } from "./helpers/temp-queue";
 
-const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const log = createLogger(process.env.LOG_LEVEL ?? "silent");
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -14,17 +13,11 @@ afterEach(async () => {
 
 /** A quorum queue (acks are log entries there) holding `count` JSON messages m-0…m-(count-1). */
 async function filledQueue(count: number) {
-  const connection = await amqp.connect(AMQP_URL);
-  const channel = await connection.createConfirmChannel();
-  const queue = `t-${crypto.randomUUID().slice(0, 8)}:consume`;
-  await channel.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
-  cleanups.push(async () => {
-    await channel.deleteQueue(queue);
-    await connection.close();
-  });
-  for (let i = 0; i < count; i++) channel.sendToQueue(queue, Buffer.from(JSON.stringify({ n: i })), { messageId: `m-${i}`, contentType: "application/json" });
-  await channel.waitForConfirms();
-  return { queue, ready: async () => (await channel.checkQueue(queue)).messageCount };
+  const filled = await tempQueue("consume", { "x-queue-type": "quorum" });
+  cleanups.push(filled.remove);
+  for (let i = 0; i < count; i++) filled.channel.sendToQueue(filled.queue, Buffer.from(JSON.stringify({ n: i })), { messageId: `m-${i}`, contentType: "application/json" });
+  await filled.channel.waitForConfirms();
+  return filled;
 }
 
 function consumers(queue: string, prefetch: number, onDelivery: (messageId: string, content: unknown) => Promise<Settlement>): QueueConsumers {
@@ -75,14 +68,8 @@ test("a delivery still running is not acked along with the later ones that finis
 });
 
 test("content is decoded by content type, and content that does not parse is reported, not thrown", async () => {
-  const connection = await amqp.connect(AMQP_URL);
-  const channel = await connection.createConfirmChannel();
-  const queue = `t-${crypto.randomUUID().slice(0, 8)}:decode`;
-  await channel.assertQueue(queue, { durable: true });
-  cleanups.push(async () => {
-    await channel.deleteQueue(queue);
-    await connection.close();
-  });
+  const { queue, channel, remove } = await tempQueue("decode");
+  cleanups.push(remove);
   channel.sendToQueue(queue, Buffer.from("{ broken"), { messageId: "bad", contentType: "application/json" });
   channel.sendToQueue(queue, Buffer.from("hello"), { messageId: "text", contentType: "text/plain" });
   channel.sendToQueue(queue, Buffer.from([1, 2]), { messageId: "bytes" });
