@@ -42,7 +42,7 @@ export class OrderTimeouts {
 
   schedule(timeout: PendingTimeout): void {
     this.pending.push(timeout);
-    if (this.pending.length >= MAX_BATCH) return void this.send();
+    if (this.pending.length >= MAX_BATCH) return this.send();
     this.timer ??= setTimeout(() => this.send(), TIMEOUT_BATCH_WINDOW_MS);
   }
 

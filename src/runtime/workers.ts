@@ -68,12 +68,12 @@ export class Workers {
     const all = [...this.consumers.values()];
     await Promise.race([Promise.all(all.map((consumers) => consumers.cancel())), sleep(1000)]);
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(timeoutMs)]);
-    if (this.inFlight.size > 0) {
-      this.log.warn({ unfinished: this.inFlight.size }, "shutdown timeout: unfinished messages return to their queues");
-      this.abort.abort();
+    const unfinished = this.inFlight.size;
+    this.abort.abort();
+    if (unfinished > 0) {
+      this.log.warn({ unfinished }, "shutdown timeout: unfinished messages return to their queues");
       await Promise.race([Promise.allSettled([...this.inFlight]), sleep(ABORT_GRACE_MS)]);
     }
-    this.abort.abort();
     await Promise.all(all.map((consumers) => consumers.close()));
     // Whatever is still unfinished returns to the queue: let the next worker claim it at once.
     await this.deps.ledger.stopAliveSignal();
