@@ -1,9 +1,21 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+/**
+ * Default metrics left out: on Bun, v8.getHeapSpaceStatistics() walks the whole heap (~30 ms
+ * for a small heap, more under load), so every scrape stalled the event loop and showed up in
+ * the p99 of requests and handlers. Heap totals stay (nodejs_heap_size_*, from memoryUsage).
+ */
+const COSTLY_DEFAULT_METRICS = [
+  "nodejs_heap_space_size_total_bytes",
+  "nodejs_heap_space_size_used_bytes",
+  "nodejs_heap_space_size_available_bytes",
+];
+
 /** The metric names of DESIGN.md; one registry per service instance so tests stay apart. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  for (const name of COSTLY_DEFAULT_METRICS) registry.removeSingleMetric(name);
   return {
     registry,
     httpRequests: new Counter({

@@ -51,3 +51,12 @@ test("queue_messages follows the broker's queue depth", async () => {
   expect(sample(text, "queue_messages", { queue: "orders.process.retry.1000ms" })).toBe(0);
   expect(text).not.toContain(service.namespace);
 });
+
+test("a scrape does not walk the heap: the heap-space default metrics are left out, heap totals stay", async () => {
+  // v8.getHeapSpaceStatistics() walks the whole heap on Bun, stalling every request of the process.
+  service = await startTestService({ env: { ROLE: "api" } });
+  const text = await scrape();
+  expect(text).not.toContain("nodejs_heap_space_size");
+  expect(sample(text, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+  expect(sample(text, "process_cpu_seconds_total")).toBeGreaterThan(0);
+});
