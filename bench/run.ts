@@ -7,6 +7,7 @@
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
  */
 import { readArgs } from "./lib/args";
+import { CpuMeter, type CpuPerOrder } from "./lib/cpu-meter";
 import { createBenchEnv } from "./lib/bench-env";
 import { measureCompletionLatency } from "./lib/completion-latency";
 import { CONNECTIONS, drain, measureIntake, type IntakeRound } from "./lib/measure-intake";
@@ -66,6 +67,8 @@ async function runFull(): Promise<void> {
   const rascalRounds: IntakeRound[] = [];
   const bullmqRounds: IntakeRound[] = [];
   const serviceRounds: IntakeRound[] = [];
+  const bullmqCpu = new CpuMeter(bullmq.pid);
+  const serviceCpu = new CpuMeter(service.pid);
   for (let round = 1; round <= args.rounds; round++) {
     say(`round ${round}/${args.rounds}: amqplib ceiling`);
     const ceiling = await runScript<{ msgsPerSec: number }>(["bun", "bench/targets/amqp-ceiling.ts"], {
@@ -80,9 +83,9 @@ async function runFull(): Promise<void> {
     rascalRounds.push(await measureIntake(orders(rascal), args.seconds));
     await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
     say(`round ${round}/${args.rounds}: BullMQ service`);
-    bullmqRounds.push(await measureIntake(orders(bullmq), args.seconds, bullmqCounts(bullmq)));
+    bullmqRounds.push(await measureIntake(orders(bullmq), args.seconds, bullmqCounts(bullmq), bullmqCpu));
     say(`round ${round}/${args.rounds}: order-pipeline`);
-    serviceRounds.push(await measureIntake(orders(service), args.seconds, serviceCounts(service)));
+    serviceRounds.push(await measureIntake(orders(service), args.seconds, serviceCounts(service), serviceCpu));
   }
 
   say(`order-pipeline: submit→completed latency at ${args.rate}/s for ${args.latencySeconds} s`);
@@ -113,6 +116,8 @@ async function runFull(): Promise<void> {
     completionP50Ms: latency.p50Ms,
     completionP99Ms: latency.p99Ms,
     servicePeakRssMb: memory.peakMb,
+    bullmqCpuUsPerOrder: medianCpu(bullmqRounds),
+    serviceCpuUsPerOrder: medianCpu(serviceRounds),
   };
   const per = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => rounds.map(pick);
   const serviceRps = per(serviceRounds, (r) => r.wrk.okPerSec);
@@ -127,6 +132,7 @@ async function runFull(): Promise<void> {
     rascalIntakeVsBareHono: medianRatio(per(rascalRounds, (r) => r.wrk.okPerSec), hono),
     bullmqVsBareHono: medianRatio(per(bullmqRounds, (r) => r.wrk.okPerSec), hono),
     bullmqEndToEndVsAmqpCeiling: medianRatio(per(bullmqRounds, (r) => r.endToEndPerSec), amqp),
+    cpuPerOrderVsBullmq: medianRatio(per(serviceRounds, (r) => r.cpu?.totalUs), per(bullmqRounds, (r) => r.cpu?.totalUs)),
   };
 
   // Every 202 is an order the broker confirmed and routed: all of them must have completed.
@@ -169,6 +175,14 @@ async function runFull(): Promise<void> {
     { group: "service", what: `submit→completed p50 at ${args.rate}/s`, value: figures.completionP50Ms, unit: "ms" },
     { group: "service", what: `submit→completed p99 at ${args.rate}/s`, value: figures.completionP99Ms, unit: "ms" },
     { group: "service", what: "peak RSS (VmHWM)", value: figures.servicePeakRssMb, unit: "MiB" },
+    { group: "cpu", what: "BullMQ service: CPU per order, all processes", value: figures.bullmqCpuUsPerOrder.totalUs, unit: "µs", ratios: cpuSplit(figures.bullmqCpuUsPerOrder) },
+    {
+      group: "cpu",
+      what: "order-pipeline: CPU per order, all processes",
+      value: figures.serviceCpuUsPerOrder.totalUs,
+      unit: "µs",
+      ratios: `${times(ratios.cpuPerOrderVsBullmq, "BullMQ")}; ${cpuSplit(figures.serviceCpuUsPerOrder)}`,
+    },
   ];
   console.log(`\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, figures are medians, ratios medians of same-round ratios\n`);
   console.log(formatTable(rows));
@@ -178,8 +192,22 @@ async function runFull(): Promise<void> {
     amqp,
     hono,
     rascal: rascalRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
-    bullmq: bullmqRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, statuses: r.wrk.statuses })),
-    service: serviceRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, completed: r.completed, statuses: r.wrk.statuses })),
+    bullmq: bullmqRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, cpu: r.cpu, statuses: r.wrk.statuses })),
+    service: serviceRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, completed: r.completed, cpu: r.cpu, statuses: r.wrk.statuses })),
   };
   console.log(JSON.stringify({ bench: "order-pipeline", figures, ratios, targets: targetsMet, latency, rounds }));
+}
+
+/** Median CPU per order of each process over the rounds (processes not on this machine stay undefined). */
+function medianCpu(rounds: IntakeRound[]): CpuPerOrder {
+  const of = (pick: (cpu: CpuPerOrder) => number | undefined) => {
+    const values = rounds.map((round) => (round.cpu ? pick(round.cpu) : undefined)).filter((value): value is number => value !== undefined);
+    return values.length > 0 ? median(values) : undefined;
+  };
+  return { targetUs: of((cpu) => cpu.targetUs) ?? NaN, brokerUs: of((cpu) => cpu.brokerUs), redisUs: of((cpu) => cpu.redisUs), totalUs: of((cpu) => cpu.totalUs) ?? NaN };
+}
+
+function cpuSplit(cpu: CpuPerOrder): string {
+  const part = (name: string, us: number | undefined) => (us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`);
+  return [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ") + " µs";
 }

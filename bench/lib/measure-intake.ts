@@ -1,3 +1,4 @@
+import { CpuMeter, type CpuPerOrder } from "./cpu-meter";
 import { runWrk, type WrkResult } from "./wrk";
 
 export const CONNECTIONS = 64;
@@ -19,14 +20,17 @@ export interface IntakeRound {
   accepted?: number;
   completed?: number;
   drainSec?: number;
+  /** CPU per accepted order, from the start of the run until all of them completed. */
+  cpu?: CpuPerOrder;
 }
 
 /**
  * One wrk run at 64 connections; with a counts reader, also waits until every order accepted
  * during the run completed and derives the end-to-end rate, measured the same way for every target.
  */
-export async function measureIntake(url: string, durationSec: number, counts?: CountsReader): Promise<IntakeRound> {
+export async function measureIntake(url: string, durationSec: number, counts?: CountsReader, cpu?: CpuMeter): Promise<IntakeRound> {
   if (!counts) return { wrk: await runWrk({ url, connections: CONNECTIONS, durationSec, okStatus: 202 }) };
+  const cpuBefore = cpu?.snapshot();
   const accepted0 = await counts.accepted();
   const completed0 = await counts.completed();
   const recorded0 = (await counts.recorded?.()) ?? completed0;
@@ -38,6 +42,7 @@ export async function measureIntake(url: string, durationSec: number, counts?: C
   const accepted = (await counts.accepted()) - accepted0;
   const done = await waitForCompleted(counts, completed0 + accepted);
   const finished = performance.now();
+  const cpuAfter = cpu?.snapshot();
   // The target records an order completed just after its handler returned: give it a moment.
   const completed = counts.recorded ? (await waitForRecorded(counts.recorded, recorded0 + accepted)) - recorded0 : done - completed0;
   return {
@@ -46,6 +51,7 @@ export async function measureIntake(url: string, durationSec: number, counts?: C
     accepted,
     completed,
     drainSec: (finished - wrkEnded) / 1000,
+    cpu: cpuBefore && cpuAfter ? CpuMeter.perOrder(cpuBefore, cpuAfter, accepted) : undefined,
   };
 }
 

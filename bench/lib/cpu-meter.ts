@@ -1,0 +1,61 @@
+import { readFileSync } from "node:fs";
+
+/** CPU seconds of each process a target's orders cost: the target itself, and the broker and Redis when they run on this machine. */
+export interface CpuSnapshot {
+  target: number;
+  broker?: number;
+  redis?: number;
+}
+
+/** Microseconds of CPU per order in each process over one measured run. */
+export interface CpuPerOrder {
+  targetUs: number;
+  brokerUs?: number;
+  redisUs?: number;
+  totalUs: number;
+}
+
+/** Linux clock ticks per second, as /proc/<pid>/stat counts utime and stime. */
+const TICKS_PER_SEC = 100;
+
+/** user + system CPU seconds of a process, or undefined when it is gone or not readable. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Oldest process whose command name is `name` on this machine (the broker or Redis when they run locally). */
+function pidOf(name: string): number | undefined {
+  const result = Bun.spawnSync(["pgrep", "-o", "-x", name]);
+  const pid = Number(result.stdout.toString().trim());
+  return result.exitCode === 0 && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Reads the CPU time a target and the local broker (beam.smp) and Redis (redis-server) used,
+ * so that a run can be split into CPU per order per process: where the time goes, and how far
+ * the 2 cores of the machine can stretch. Processes not running here are left out.
+ */
+export class CpuMeter {
+  private readonly brokerPid = pidOf("beam.smp");
+  private readonly redisPid = pidOf("redis-server");
+
+  constructor(private readonly targetPid: number) {}
+
+  snapshot(): CpuSnapshot {
+    return { target: cpuSeconds(this.targetPid) ?? NaN, broker: cpuSeconds(this.brokerPid), redis: cpuSeconds(this.redisPid) };
+  }
+
+  static perOrder(before: CpuSnapshot, after: CpuSnapshot, orders: number): CpuPerOrder {
+    const us = (from: number | undefined, to: number | undefined) => (from === undefined || to === undefined || orders <= 0 ? undefined : ((to - from) / orders) * 1e6);
+    const targetUs = us(before.target, after.target) ?? NaN;
+    const brokerUs = us(before.broker, after.broker);
+    const redisUs = us(before.redis, after.redis);
+    return { targetUs, brokerUs, redisUs, totalUs: targetUs + (brokerUs ?? 0) + (redisUs ?? 0) };
+  }
+}
