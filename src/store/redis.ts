@@ -1,3 +1,4 @@
+import "./tracing-channel-shim";
 import Redis from "ioredis";
 
 export interface RedisOptions {
