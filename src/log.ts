@@ -1,3 +1,4 @@
+import "./tracing-channel-shim";
 import { writeSync } from "node:fs";
 import pino from "pino";
 

@@ -1,4 +1,4 @@
-import "./tracing-channel-shim";
+import "../tracing-channel-shim";
 import Redis from "ioredis";
 
 export interface RedisOptions {
