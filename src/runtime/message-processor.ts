@@ -71,7 +71,11 @@ export class MessageProcessor {
       orderId = parsed.data.orderId;
     }
     const ref: MessageRef = { subscription: this.plan.name, messageId, orderId, owner: this.deps.ledger.newOwner() };
-    const log = this.log.child({ messageId, orderId, requestId: headers["x-request-id"], traceparent: headers.traceparent });
+    const bindings = { messageId, orderId, requestId: headers["x-request-id"], traceparent: headers.traceparent };
+    // Until the claim names the attempt, a logger is only needed on the rare paths that log:
+    // made on first use, so that a message gets one child logger, not two.
+    let messageLog: Logger | undefined;
+    const log = () => (messageLog ??= this.log.child(bindings));
 
     // A handler that runs while nothing can be published would burn an attempt on every
     // redelivery (its retry or dead letter cannot be sent): wait for the publisher first.
@@ -79,7 +83,7 @@ export class MessageProcessor {
     const claim = await this.claim(ref, log);
     if (!claim) return "requeue";
     if (claim.kind === "duplicate" || claim.kind === "dropped") {
-      log.info({ outcome: claim.kind, detail: claim.detail }, `message ${claim.kind}`);
+      log().info({ outcome: claim.kind, detail: claim.detail }, `message ${claim.kind}`);
       if (claim.kind === "duplicate" && orderId) await this.deps.events.reannounce(orderId, headers).catch(() => {});
       this.count(claim.kind);
       return "ack";
@@ -87,7 +91,7 @@ export class MessageProcessor {
     if (claim.kind === "busy") return "requeue";
 
     const attempt = claim.attempt;
-    const attemptLog = log.child({ attempt });
+    const attemptLog = this.log.child({ ...bindings, attempt });
     if (attempt > this.plan.retry.maxAttempts) {
       // Earlier starts never reported back: the handler keeps crashing its process.
       return this.deadLetter(message, ref, "redelivery_limit", `handler started ${attempt - 1} times without finishing`, attempt - 1, headers);
@@ -242,18 +246,18 @@ export class MessageProcessor {
    * Claims the message, waiting out a Redis outage (no ack without a dedup decision) and a
    * claim held by another worker. Undefined means: give the message back (shutdown).
    */
-  private async claim(ref: MessageRef, log: Logger): Promise<ClaimResult | undefined> {
+  private async claim(ref: MessageRef, log: () => Logger): Promise<ClaimResult | undefined> {
     for (let step = 0; !this.deps.shutdown.aborted; step++) {
       let result: ClaimResult;
       try {
         result = await this.deps.ledger.claim(ref, now());
       } catch (error) {
-        if (step === 0) log.warn({ err: error }, "Redis unavailable; holding the message until it is back");
+        if (step === 0) log().warn({ err: error }, "Redis unavailable; holding the message until it is back");
         await sleep(jitteredBackoff(step));
         continue;
       }
       if (result.kind !== "busy") return result;
-      if (step === 0) log.info({ holder: result.holder }, "message is running elsewhere; waiting for that run to end");
+      if (step === 0) log().info({ holder: result.holder }, "message is running elsewhere; waiting for that run to end");
       await sleep(Math.min(1000, this.deps.ledger.leaseMs));
     }
     return undefined;
@@ -266,15 +270,15 @@ export class MessageProcessor {
    */
   private async requeueAfterPause(log: Logger): Promise<Settlement> {
     await sleep(jitteredBackoff(2));
-    await this.publisherReady(log);
+    await this.publisherReady(() => log);
     return "requeue";
   }
 
   /** Waits while the publisher's connection is down or blocked; false if shutdown came first. */
-  private async publisherReady(log: Logger): Promise<boolean> {
+  private async publisherReady(log: () => Logger): Promise<boolean> {
     for (let step = 0; !this.deps.publisher.ready; step++) {
       if (this.deps.shutdown.aborted) return false;
-      if (step === 0) log.warn("publisher unavailable; holding the message until it is back");
+      if (step === 0) log().warn("publisher unavailable; holding the message until it is back");
       await sleep(jitteredBackoff(step));
     }
     return true;
