@@ -62,8 +62,9 @@ if holder and holder ~= ARGV[1] then
   local process = string.match(holder, '^(.*):%d+$')
   if process and redis.call('EXISTS', ARGV[7] .. process) == 1 then return {'busy', holder} end
 end
+local status
 if ARGV[3] == '1' then
-  local status = redis.call('HGET', KEYS[3], 'status')
+  status = redis.call('HGET', KEYS[3], 'status')
   if not status then return {'dropped', 'unknown order'} end
   if status == 'expired' then return {'dropped', 'expired'} end
   if terminal[status] then return {'duplicate', status} end
@@ -73,7 +74,8 @@ local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[3], 'status', 'processing', 'attempts', attempts, 'updatedAt', ARGV[2])
-  redis.call('HDEL', KEYS[3], 'nextRetryAt')
+  -- Only a retry sets nextRetryAt.
+  if status == 'retrying' then redis.call('HDEL', KEYS[3], 'nextRetryAt') end
   redis.call('RPUSH', KEYS[4], ARGV[5])
 end
 return {'run', tostring(attempts)}
@@ -110,18 +112,22 @@ if outcome ~= 'retrying' then
 end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if ARGV[3] ~= '1' then return {1} end
-local status = redis.call('HGET', KEYS[3], 'status')
+local order = redis.call('HMGET', KEYS[3], 'status', 'doc')
+local status = order[1]
 if not status or terminal[status] then return {0} end
-redis.call('HSET', KEYS[3], 'status', outcome, 'updatedAt', ARGV[2])
+local set = {'status', outcome, 'updatedAt', ARGV[2]}
+local removed = {}
 for i = 7, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[3], ARGV[i]) else redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+  if ARGV[i + 1] == '' then removed[#removed + 1] = ARGV[i] else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
 end
+redis.call('HSET', KEYS[3], unpack(set))
+if #removed > 0 then redis.call('HDEL', KEYS[3], unpack(removed)) end
 local length = redis.call('RPUSH', KEYS[4], ARGV[5])
 if terminal[outcome] then
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
-return {1, length, redis.call('HGET', KEYS[3], 'doc')}
+return {1, length, order[2]}
 `;
 
 /** KEYS: order, history · ARGV: now, entry · ends an unfinished order 'expired'; answers like FINISH. */
