@@ -22,9 +22,9 @@ async function openChannel(timeoutMs = 5000): Promise<ConfirmChannel> {
   return channel;
 }
 
-function publish(channel: ConfirmChannel, exchange: string, routingKey: string, messageId: string): Promise<SettleFailure | "ok"> {
+function publish(channel: ConfirmChannel, exchange: string, routingKey: string, messageId: string, mandatory = true): Promise<SettleFailure | "ok"> {
   return new Promise((resolve) => {
-    channel.publish(exchange, routingKey, Buffer.from("{}"), { messageId, persistent: true, mandatory: true }, (failure) => resolve(failure ?? "ok"));
+    channel.publish(exchange, routingKey, Buffer.from("{}"), { messageId, persistent: true, mandatory }, (failure) => resolve(failure ?? "ok"));
   });
 }
 
@@ -44,6 +44,19 @@ test("the same messageId published to two places: only the unroutable copy fails
   const [routed, unroutable] = await Promise.all([publish(channel, "", queue, "same"), publish(channel, "", `${queue}.nowhere`, "same")]);
   expect(routed).toBe("ok");
   expect(unroutable).toBe("unroutable");
+});
+
+test("a publish that is not mandatory is confirmed wherever it goes, while a mandatory one beside it still fails when unroutable", async () => {
+  const queue = await queueForTest();
+  const channel = await openChannel();
+  const [optional, mandatory, routed] = await Promise.all([
+    publish(channel, "", `${queue}.nowhere`, "n-1", false),
+    publish(channel, "", `${queue}.nowhere`, "n-1"),
+    publish(channel, "", queue, "n-2", false),
+  ]);
+  expect(optional).toBe("ok");
+  expect(mandatory).toBe("unroutable");
+  expect(routed).toBe("ok");
 });
 
 test("a channel error fails what was in flight, and the channel comes back", async () => {

@@ -8,8 +8,11 @@ export type SettleFailure = "unavailable" | "blocked" | "unroutable" | "timeout"
 export type Settle = (failure?: SettleFailure, detail?: string) => void;
 
 interface Pending {
-  /** Exchange, routing key and messageId: what a basic.return tells about the message. */
-  key: string;
+  /**
+   * Exchange, routing key and messageId: what a basic.return tells about the message. Unset
+   * for a publish that is not mandatory, which the broker never returns.
+   */
+  key?: string;
   settle: Settle;
   deadline: number;
   returned: boolean;
@@ -84,11 +87,14 @@ export class ConfirmChannel {
     const channel = this.channel;
     if (!channel) return settle("unavailable", "broker is not connected");
     if (this.connection.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
-    const entry: Pending = { key: returnKey(exchange, routingKey, options.messageId), settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
+    const key = options.mandatory ? returnKey(exchange, routingKey, options.messageId) : undefined;
+    const entry: Pending = { key, settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
     this.pending.add(entry);
-    const queue = this.byKey.get(entry.key);
-    if (queue) queue.push(entry);
-    else this.byKey.set(entry.key, [entry]);
+    if (key !== undefined) {
+      const queue = this.byKey.get(key);
+      if (queue) queue.push(entry);
+      else this.byKey.set(key, [entry]);
+    }
     // All publishes of this turn of the event loop leave in one write.
     this.connection.cork();
     try {
@@ -108,11 +114,12 @@ export class ConfirmChannel {
     if (entry.settled) return;
     entry.settled = true;
     this.pending.delete(entry);
-    const queue = this.byKey.get(entry.key);
-    if (queue) {
+    const key = entry.key;
+    const queue = key === undefined ? undefined : this.byKey.get(key);
+    if (key !== undefined && queue) {
       const index = queue.indexOf(entry);
       if (index >= 0) queue.splice(index, 1);
-      if (queue.length === 0) this.byKey.delete(entry.key);
+      if (queue.length === 0) this.byKey.delete(key);
     }
     entry.settle(failure, detail);
   }
