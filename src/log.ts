@@ -6,10 +6,10 @@ export type Logger = pino.Logger;
 
 /**
  * The one root logger; child loggers carry requestId, orderId, messageId and subscription.
- * `destination` defaults to stdout (see `stdoutPerTurn`); the CLI logs to stderr so its stdout
+ * `destination` defaults to stdout (see `stdoutPerTurn`), shared by every logger of the process; the CLI logs to stderr so its stdout
  * stays machine-readable, and tests capture lines in memory.
  */
-export function createLogger(level: string, destination: pino.DestinationStream = stdoutPerTurn()): Logger {
+export function createLogger(level: string, destination: pino.DestinationStream = sharedStdout()): Logger {
   return pino({
     level,
     base: { service: "order-pipeline" },
@@ -59,6 +59,13 @@ export function maskUrl(url: string): string {
   } catch {
     return "[unparseable url]";
   }
+}
+
+let stdout: pino.DestinationStream | undefined;
+
+/** One stdout destination per process, however many loggers write to it: one buffer, one exit hook. */
+function sharedStdout(): pino.DestinationStream {
+  return (stdout ??= stdoutPerTurn());
 }
 
 /**
