@@ -1,7 +1,8 @@
-import type { Channel, ChannelModel, ConsumeMessage, Options } from "amqplib";
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import type { Logger } from "../log";
 import { AckBatcher } from "./ack-batcher";
 import { AmqpConnection } from "./amqp-connection";
+import type { ResolvedSubscription } from "./resolved-config";
 
 /** What becomes of a delivery once its handling ended. */
 export type Settlement = "ack" | "requeue";
@@ -11,17 +12,6 @@ export type Settlement = "ack" | "requeue";
  * content type); `invalid` says why it could not be.
  */
 export type OnDelivery = (message: ConsumeMessage, content: unknown, invalid?: Error) => Promise<Settlement>;
-
-/** A subscription of rascal.json as Rascal resolved it. */
-export interface ResolvedSubscription {
-  name: string;
-  vhost: string;
-  /** The queue's name on the broker (namespace included). */
-  source: string;
-  prefetch?: number;
-  contentType?: string;
-  options?: Options.Consume;
-}
 
 interface Consumer {
   subscription: ResolvedSubscription;

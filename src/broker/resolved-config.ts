@@ -1,6 +1,5 @@
 import type { Options } from "amqplib";
 import type { BrokerAsPromised } from "rascal";
-import type { ResolvedSubscription } from "./queue-consumers";
 
 /** A publication of rascal.json as Rascal resolved it (namespaced destination included). */
 export interface ResolvedPublication {
@@ -12,6 +11,17 @@ export interface ResolvedPublication {
   confirm?: boolean;
   encryption?: unknown;
   options?: Options.Publish;
+}
+
+/** A subscription of rascal.json as Rascal resolved it. */
+export interface ResolvedSubscription {
+  name: string;
+  vhost: string;
+  /** The queue's name on the broker (namespace included). */
+  source: string;
+  prefetch?: number;
+  contentType?: string;
+  options?: Options.Consume;
 }
 
 /** The parts of Rascal's resolved configuration the service reads. */

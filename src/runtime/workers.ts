@@ -14,6 +14,8 @@ export interface InternalConsumer {
   handle: (message: IncomingMessage, content: unknown) => Promise<void>;
 }
 
+/** How long the broker gets to confirm that consumers are cancelled before shutdown goes on. */
+const CANCEL_WAIT_MS = 1000;
 /** How long handlers told to stop (shutdown timeout reached) get before their channels close. */
 const ABORT_GRACE_MS = 1000;
 
@@ -66,7 +68,7 @@ export class Workers {
   /** Stops consuming, waits up to `timeoutMs` for in-flight handlers, then lets the rest go back. */
   async stop(timeoutMs: number): Promise<void> {
     const all = [...this.consumers.values()];
-    await Promise.race([Promise.all(all.map((consumers) => consumers.cancel())), sleep(1000)]);
+    await Promise.race([Promise.all(all.map((consumers) => consumers.cancel())), sleep(CANCEL_WAIT_MS)]);
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(timeoutMs)]);
     const unfinished = this.inFlight.size;
     this.abort.abort();
