@@ -19,7 +19,7 @@ export interface CpuPerOrder {
 const TICKS_PER_SEC = 100;
 
 /** user + system CPU seconds of a process, or undefined when it is gone or not readable. */
-function cpuSeconds(pid: number | undefined): number | undefined {
+export function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -30,7 +30,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 }
 
 /** Oldest process whose command name is `name` on this machine (the broker or Redis when they run locally). */
-function pidOf(name: string): number | undefined {
+export function pidOf(name: string): number | undefined {
   const result = Bun.spawnSync(["pgrep", "-o", "-x", name]);
   const pid = Number(result.stdout.toString().trim());
   return result.exitCode === 0 && pid > 0 ? pid : undefined;
@@ -39,7 +39,7 @@ function pidOf(name: string): number | undefined {
 /**
  * Reads the CPU time a target and the local broker (beam.smp) and Redis (redis-server) used,
  * so that a run can be split into CPU per order per process: where the time goes, and how far
- * the 2 cores of the machine can stretch. Processes not running here are left out.
+ * the machine's cores can stretch. Processes not running here are left out.
  */
 export class CpuMeter {
   private readonly brokerPid = pidOf("beam.smp");

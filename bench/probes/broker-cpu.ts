@@ -11,16 +11,13 @@
  */
 import amqp from "amqplib";
 import { AckBatcher } from "../../src/broker/ack-batcher";
-import { readFileSync } from "node:fs";
+import { cpuSeconds, pidOf } from "../lib/cpu-meter";
 
 const url = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
-const beamPid = Number(Bun.spawnSync(["pgrep", "-f", "beam.smp"]).stdout.toString().trim().split("\n")[0]);
+const beamPid = pidOf("beam.smp");
 if (!beamPid) throw new Error("no beam.smp process on this machine");
 /** CPU milliseconds the broker has used so far. */
-const brokerCpuMs = () => {
-  const fields = readFileSync(`/proc/${beamPid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-};
+const brokerCpuMs = () => (cpuSeconds(beamPid) ?? NaN) * 1000;
 const body = Buffer.from(JSON.stringify({ orderId: "0190f0f0-0000-7000-8000-000000000000", customerId: "c-42", items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }], currency: "EUR", total: 39.98 }));
 const queue = `probe-${process.pid}`;
 const connection = await amqp.connect(url);
