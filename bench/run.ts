@@ -1,7 +1,8 @@
 /**
  * `bun run bench`: measures, in one run and side by side, the ceilings (raw amqplib confirmed
  * publish+consume, a bare Hono route), the peers (a straightforward Hono+zod+Rascal intake, a
- * Hono+BullMQ order service) and this service, then prints a table of figures with their
+ * Hono+BullMQ order service) and this service — whole (`ROLE=all`, like the BullMQ service with
+ * its in-process worker) and as intake alone (`ROLE=api`, like the Rascal intake) — then prints a table of figures with their
  * ratios and one JSON line. Rounds are interleaved across targets so that the shared machine's
  * noise hits them alike; figures are medians over rounds.
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
@@ -16,7 +17,7 @@ import { formatTable, times, type Row } from "./lib/report";
 import { medianRatio } from "./lib/round-ratios";
 import { median } from "./lib/stats";
 import { runSoak } from "./lib/soak";
-import { bullmqCounts, serviceCounts, startBareHono, startBullmqService, startOrderService, startRascalIntake } from "./lib/targets";
+import { bullmqCounts, purgeIntakeQueue, serviceCounts, startBareHono, startBullmqService, startIntakeOnlyService, startOrderService, startRascalIntake } from "./lib/targets";
 import { runWrk } from "./lib/wrk";
 
 const args = readArgs(process.argv.slice(2));
@@ -50,15 +51,17 @@ async function runFull(): Promise<void> {
   const rascal = await startRascalIntake(env);
   const bullmq = await startBullmqService(env);
   const service = await startOrderService(env);
-  targets.push(bare, rascal, bullmq, service);
+  const intakeOnly = await startIntakeOnlyService(env);
+  targets.push(bare, rascal, bullmq, service, intakeOnly);
   const orders = (target: Target) => `${target.baseUrl}/orders`;
 
   // Bun's JIT keeps compiling for seconds after start (its compiler threads took a third of the
   // service's CPU in a 5 s run from cold): every target gets the same warm-up before measuring.
   say(`warming up (${WARM_UP_SEC} s per target)`);
   await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 200 });
-  for (const target of [rascal, bullmq, service]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
+  for (const target of [rascal, bullmq, service, intakeOnly]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
   await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
+  await purgeIntakeQueue(env);
   await drain(bullmqCounts(bullmq));
   await drain(serviceCounts(service));
 
@@ -67,6 +70,7 @@ async function runFull(): Promise<void> {
   const rascalRounds: IntakeRound[] = [];
   const bullmqRounds: IntakeRound[] = [];
   const serviceRounds: IntakeRound[] = [];
+  const intakeOnlyRounds: IntakeRound[] = [];
   const bullmqCpu = new CpuMeter(bullmq.pid);
   const serviceCpu = new CpuMeter(service.pid);
   for (let round = 1; round <= args.rounds; round++) {
@@ -86,6 +90,9 @@ async function runFull(): Promise<void> {
     bullmqRounds.push(await measureIntake(orders(bullmq), args.seconds, bullmqCounts(bullmq), bullmqCpu));
     say(`round ${round}/${args.rounds}: order-pipeline`);
     serviceRounds.push(await measureIntake(orders(service), args.seconds, serviceCounts(service), serviceCpu));
+    say(`round ${round}/${args.rounds}: order-pipeline intake only`);
+    intakeOnlyRounds.push(await measureIntake(orders(intakeOnly), args.seconds));
+    await purgeIntakeQueue(env);
   }
 
   say(`order-pipeline: submit→completed latency at ${args.rate}/s for ${args.latencySeconds} s`);
@@ -113,6 +120,8 @@ async function runFull(): Promise<void> {
     serviceP90Ms: med(serviceRounds, (r) => r.wrk.p90Ms),
     serviceP99Ms: med(serviceRounds, (r) => r.wrk.p99Ms),
     serviceEndToEndPerSec: med(serviceRounds, (r) => r.endToEndPerSec),
+    intakeOnlyReqPerSec: med(intakeOnlyRounds, (r) => r.wrk.okPerSec),
+    intakeOnlyP99Ms: med(intakeOnlyRounds, (r) => r.wrk.p99Ms),
     completionP50Ms: latency.p50Ms,
     completionP99Ms: latency.p99Ms,
     servicePeakRssMb: memory.peakMb,
@@ -126,6 +135,7 @@ async function runFull(): Promise<void> {
     intakeVsBullmq: medianRatio(serviceRps, per(bullmqRounds, (r) => r.wrk.okPerSec)),
     intakeVsRascalIntake: medianRatio(serviceRps, per(rascalRounds, (r) => r.wrk.okPerSec)),
     intakeVsBareHono: medianRatio(serviceRps, hono),
+    intakeOnlyVsRascalIntake: medianRatio(per(intakeOnlyRounds, (r) => r.wrk.okPerSec), per(rascalRounds, (r) => r.wrk.okPerSec)),
     endToEndVsBullmq: medianRatio(serviceE2e, per(bullmqRounds, (r) => r.endToEndPerSec)),
     endToEndVsAmqpCeiling: medianRatio(serviceE2e, amqp),
     p99VsBullmq: medianRatio(per(serviceRounds, (r) => r.wrk.p99Ms), per(bullmqRounds, (r) => r.wrk.p99Ms)),
@@ -136,11 +146,12 @@ async function runFull(): Promise<void> {
   };
 
   // Every 202 is an order the broker confirmed and routed: all of them must have completed.
-  const serviceNon202 = serviceRounds.reduce((sum, r) => sum + r.wrk.other + r.wrk.errors, 0);
+  const serviceNon202 = [...serviceRounds, ...intakeOnlyRounds].reduce((sum, r) => sum + r.wrk.other + r.wrk.errors, 0);
   const allCompleted = serviceRounds.every((r) => r.completed !== undefined && r.completed >= r.accepted! && r.accepted! >= r.wrk.ok) && latency.notCompleted === 0;
   const targetsMet = {
     intakeAtLeastBullmq: ratios.intakeVsBullmq >= 1,
     intakeAtLeast3xRascal: ratios.intakeVsRascalIntake >= 3,
+    intakeOnlyAtLeast3xRascal: ratios.intakeOnlyVsRascalIntake >= 3,
     intakeP99Under20Ms: figures.serviceP99Ms <= 20,
     endToEndAtLeastBullmq: ratios.endToEndVsBullmq >= 1,
     completionP99Under25Ms: figures.completionP99Ms <= 25,
@@ -165,6 +176,8 @@ async function runFull(): Promise<void> {
     },
     { group: "service", what: "  p50 / p90 latency", value: figures.serviceP50Ms, unit: `ms / ${figures.serviceP90Ms.toFixed(2)} ms` },
     { group: "service", what: "  p99 latency", value: figures.serviceP99Ms, unit: "ms", ratios: times(ratios.p99VsBullmq, "BullMQ p99") },
+    { group: "service", what: "intake only (ROLE=api, no worker), 202s only", value: figures.intakeOnlyReqPerSec, unit: "req/s", ratios: times(ratios.intakeOnlyVsRascalIntake, "Rascal intake") },
+    { group: "service", what: "  p99 latency", value: figures.intakeOnlyP99Ms, unit: "ms" },
     {
       group: "service",
       what: "end to end (all accepted orders completed)",
@@ -194,6 +207,7 @@ async function runFull(): Promise<void> {
     rascal: rascalRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
     bullmq: bullmqRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, cpu: r.cpu, statuses: r.wrk.statuses })),
     service: serviceRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, completed: r.completed, cpu: r.cpu, statuses: r.wrk.statuses })),
+    intakeOnly: intakeOnlyRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
   };
   console.log(JSON.stringify({ bench: "order-pipeline", figures, ratios, targets: targetsMet, latency, rounds }));
 }

@@ -21,7 +21,7 @@ export interface BenchEnv {
   cleanup(options?: { keepLogs?: boolean }): Promise<void>;
 }
 
-const ROOT = new URL("../..", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 export const BENCH_HANDLERS_DIR = join(ROOT, "bench/handlers");
 
 export async function createBenchEnv(): Promise<BenchEnv> {

@@ -1,5 +1,8 @@
 import { join } from "node:path";
-import { BENCH_HANDLERS_DIR, type BenchEnv } from "./bench-env";
+import { readFileSync } from "node:fs";
+import amqp from "amqplib";
+import { ORDER_SUBSCRIPTION } from "../../src/broker/topology";
+import { BENCH_HANDLERS_DIR, ROOT, type BenchEnv } from "./bench-env";
 import { freePort, startTarget, type Target } from "./process";
 import { readServiceCounts } from "./service-metrics";
 import type { CountsReader } from "./measure-intake";
@@ -59,6 +62,50 @@ export async function startOrderService(env: BenchEnv): Promise<Target> {
     logFile: join(env.dir, "order-pipeline.log"),
   });
   return { ...target, statsUrl: `http://127.0.0.1:${statsPort}/` };
+}
+
+/**
+ * This service as intake alone (`ROLE=api`), in a namespace of its own: what the Rascal intake
+ * peer does (validate, publish, await the confirm), so the two compare like for like. Nothing
+ * consumes its orders; `purgeIntakeQueue` empties its queue between rounds.
+ */
+export function startIntakeOnlyService(env: BenchEnv): Promise<Target> {
+  const port = freePort();
+  return startTarget({
+    name: "order-pipeline intake only",
+    cmd: ["bun", "src/main.ts"],
+    env: {
+      PORT: String(port),
+      ROLE: "api",
+      REDIS_URL: env.redisUrl,
+      RASCAL_CONFIG: env.serviceRascalConfig(INTAKE_ONLY),
+      HANDLERS_DIR: BENCH_HANDLERS_DIR,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    },
+    port,
+    readyPath: "/readyz",
+    logFile: join(env.dir, "order-pipeline-intake.log"),
+  });
+}
+
+const INTAKE_ONLY = "intake";
+
+/** The queue rascal.json's order subscription consumes. */
+function orderQueue(): string {
+  const config = JSON.parse(readFileSync(join(ROOT, "rascal.json"), "utf8")) as { subscriptions: Record<string, { queue: string }> };
+  return config.subscriptions[ORDER_SUBSCRIPTION]!.queue;
+}
+
+/** Empties the order queue of the intake-only service (its orders are never consumed). */
+export async function purgeIntakeQueue(env: BenchEnv): Promise<void> {
+  const connection = await amqp.connect(env.amqpUrl);
+  try {
+    const channel = await connection.createChannel();
+    // Rascal names a namespaced queue `<namespace>:<queue>`.
+    await channel.purgeQueue(`${env.namespace(INTAKE_ONLY)}:${orderQueue()}`);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** The service counts accepted orders in /metrics; the bench handler counts the ones it ran. */
