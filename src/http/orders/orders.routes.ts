@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createOrderSchema, orderResourceSchema } from "../../domain/order";
+import { validatesSynchronously } from "../validates-synchronously";
 
 const problemSchema = z
   .object({
@@ -29,10 +30,12 @@ export const createOrderRoute = createRoute({
     "Answers 202 only after the broker confirmed the persistent message and routed it to a queue. " +
     "With an Idempotency-Key, a repeat with the same body replays the first answer.",
   request: {
-    headers: z.object({
-      "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { in: "header", description: "Idempotency-Key (case-insensitive, as every header): same key + same body replays the first answer for 24 h" } }),
-    }),
-    body: { required: true, content: { "application/json": { schema: createOrderSchema } } },
+    headers: validatesSynchronously(
+      z.object({
+        "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { in: "header", description: "Idempotency-Key (case-insensitive, as every header): same key + same body replays the first answer for 24 h" } }),
+      }),
+    ),
+    body: { required: true, content: { "application/json": { schema: validatesSynchronously(createOrderSchema) } } },
   },
   responses: {
     202: {
