@@ -14,7 +14,7 @@ export function readArgs(argv: string[]): BenchArgs {
     args: argv,
     options: {
       soak: { type: "string" },
-      rounds: { type: "string", default: "3" },
+      rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "5" },
       rate: { type: "string", default: "1000" },
       "latency-seconds": { type: "string", default: "15" },

@@ -42,26 +42,41 @@ export function startBullmqService(env: BenchEnv): Promise<Target> {
   });
 }
 
-/** This service, started as `bun run start` would, with the no-op handler and its own namespace. */
-export async function startOrderService(env: BenchEnv): Promise<Target> {
+export interface ServiceOptions {
+  /** `all` (default): intake and workers, like the BullMQ service; `api`: intake alone, like the Rascal intake. */
+  role?: "all" | "api";
+  /** A checkout of the service to run instead of this one (bench/compare.ts); rascal.json and the handler stay this checkout's. */
+  codeDir?: string;
+  /** Name of the queue/exchange namespace and of the log file. */
+  namespace?: string;
+}
+
+/**
+ * This service, started as `bun run start` would, with the no-op handler and its own namespace.
+ * With every role but `api`, `statsUrl` answers how many orders the handler ran.
+ */
+export async function startOrderService(env: BenchEnv, options: ServiceOptions = {}): Promise<Target> {
+  const role = options.role ?? "all";
+  const namespace = options.namespace ?? (role === "api" ? INTAKE_ONLY : "service");
   const port = freePort();
-  const statsPort = freePort();
+  const statsPort = role === "api" ? undefined : freePort();
   const target = await startTarget({
-    name: "order-pipeline",
-    cmd: ["bun", "src/main.ts"],
+    name: role === "api" ? "order-pipeline intake only" : "order-pipeline",
+    cmd: ["bun", join(options.codeDir ?? ROOT, "src/main.ts")],
     env: {
       PORT: String(port),
+      ROLE: role,
       REDIS_URL: env.redisUrl,
-      RASCAL_CONFIG: env.serviceRascalConfig("service"),
+      RASCAL_CONFIG: env.serviceRascalConfig(namespace),
       HANDLERS_DIR: BENCH_HANDLERS_DIR,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-      BENCH_STATS_PORT: String(statsPort),
+      ...(statsPort === undefined ? {} : { BENCH_STATS_PORT: String(statsPort) }),
     },
     port,
     readyPath: "/readyz",
-    logFile: join(env.dir, "order-pipeline.log"),
+    logFile: join(env.dir, `order-pipeline-${namespace}.log`),
   });
-  return { ...target, statsUrl: `http://127.0.0.1:${statsPort}/` };
+  return statsPort === undefined ? target : { ...target, statsUrl: `http://127.0.0.1:${statsPort}/` };
 }
 
 /**
@@ -70,22 +85,7 @@ export async function startOrderService(env: BenchEnv): Promise<Target> {
  * consumes its orders; `purgeIntakeQueue` empties its queue between rounds.
  */
 export function startIntakeOnlyService(env: BenchEnv): Promise<Target> {
-  const port = freePort();
-  return startTarget({
-    name: "order-pipeline intake only",
-    cmd: ["bun", "src/main.ts"],
-    env: {
-      PORT: String(port),
-      ROLE: "api",
-      REDIS_URL: env.redisUrl,
-      RASCAL_CONFIG: env.serviceRascalConfig(INTAKE_ONLY),
-      HANDLERS_DIR: BENCH_HANDLERS_DIR,
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-    },
-    port,
-    readyPath: "/readyz",
-    logFile: join(env.dir, "order-pipeline-intake.log"),
-  });
+  return startOrderService(env, { role: "api" });
 }
 
 const INTAKE_ONLY = "intake";
