@@ -2,8 +2,8 @@
  * `bun run bench`: measures, in one run and side by side, the ceilings (raw amqplib confirmed
  * publish+consume, a bare Hono route), the peers (a straightforward Hono+zod+Rascal intake, a
  * Hono+BullMQ order service) and this service — whole (`ROLE=all`, like the BullMQ service with
- * its in-process worker) and as intake alone (`ROLE=api`, like the Rascal intake) — then prints a table of figures with their
- * ratios and one JSON line. Rounds are interleaved across targets so that the shared machine's
+ * its in-process worker) and as intake alone (`ROLE=api`, like the Rascal intake) — then prints
+ * a table of figures with their ratios and one JSON line. Rounds are interleaved across targets so that the shared machine's
  * noise hits them alike; figures are medians over rounds.
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
  */
