@@ -1,7 +1,8 @@
 /** What one POST /orders ended as, from the client's side. */
 export type Outcome =
   | { kind: "accepted"; id: string; ms: number }
-  | { kind: "unavailable"; retryAfter: boolean; ms: number }
+  /** `leavingMs`: a stopping server's answer (`Connection: close`), and the Retry-After it asked for. */
+  | { kind: "unavailable"; retryAfter: boolean; ms: number; leavingMs?: number }
   | { kind: "other"; status: number }
   /** Nothing listens on the port: the process is gone (not a response). */
   | { kind: "refused" }
@@ -43,8 +44,13 @@ export class Load {
 
   private async client(): Promise<void> {
     while (this.running) {
-      this.outcomes.push(await this.send());
-      await Bun.sleep(this.options.pauseMs);
+      const outcome = await this.send();
+      this.outcomes.push(outcome);
+      // A server that is going away asked this client to come back later, as the API says to:
+      // reconnecting at once would race the listener's close (Bun resets a connection it
+      // accepted but had not read yet when it stops listening). Other 503s are retried at once,
+      // to keep the pressure on while the fault lasts.
+      await Bun.sleep(outcome.kind === "unavailable" && outcome.leavingMs !== undefined ? outcome.leavingMs : this.options.pauseMs);
     }
   }
 
@@ -69,7 +75,11 @@ export class Load {
     const ms = performance.now() - started;
     if (response.status === 202) return { kind: "accepted", id: ((await response.json()) as { id: string }).id, ms };
     await response.arrayBuffer();
-    if (response.status === 503) return { kind: "unavailable", retryAfter: response.headers.has("retry-after"), ms };
+    if (response.status === 503) {
+      const retryAfter = response.headers.get("retry-after");
+      const leaving = response.headers.get("connection")?.toLowerCase() === "close" && retryAfter !== null;
+      return { kind: "unavailable", retryAfter: retryAfter !== null, ms, ...(leaving ? { leavingMs: Number(retryAfter) * 1000 } : {}) };
+    }
     return { kind: "other", status: response.status };
   }
 }
