@@ -6,8 +6,8 @@
  * service, RabbitMQ and Redis — with `--role all` (default) from the start of the run until
  * every accepted order completed, with `--role api` over the run itself. Prints every
  * repetition, the medians, the ratios of this checkout to the revision, and one JSON line.
- * Options: --role all|api, --reps 4, --seconds 8. Both versions use this checkout's
- * node_modules, rascal.json and no-op handler.
+ * Options: --role all|api, --reps 5 (odd, so the median is a measured run), --seconds 8. Both
+ * versions use this checkout's node_modules, rascal.json and no-op handler.
  */
 import { rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -25,7 +25,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     role: { type: "string", default: "all" },
-    reps: { type: "string", default: "4" },
+    reps: { type: "string", default: "5" },
     seconds: { type: "string", default: "8" },
   },
 });
@@ -34,7 +34,7 @@ const role = values.role === "api" ? "api" : "all";
 const reps = Number(values.reps);
 const seconds = Number(values.seconds);
 if (!ref || (values.role !== "all" && values.role !== "api") || !(reps > 0) || !(seconds > 0)) {
-  console.error("usage: bun bench/compare.ts <git-ref> [--role all|api] [--reps 4] [--seconds 8]");
+  console.error("usage: bun bench/compare.ts <git-ref> [--role all|api] [--reps 5] [--seconds 8]");
   process.exit(2);
 }
 
