@@ -13,11 +13,11 @@ import { rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createBenchEnv, ROOT } from "./lib/bench-env";
-import { CpuMeter, type CpuPerOrder } from "./lib/cpu-meter";
+import { CpuMeter, cpuSplit, medianCpu, type CpuPerOrder } from "./lib/cpu-meter";
 import { drain, measureIntake } from "./lib/measure-intake";
 import { median } from "./lib/stats";
 import { serviceCounts, startOrderService } from "./lib/targets";
-import { runWrk, type WrkResult } from "./lib/wrk";
+import { runWrk } from "./lib/wrk";
 
 const WARM_UP_SEC = 5;
 const { values, positionals } = parseArgs({
@@ -87,19 +87,10 @@ async function measureOnce(codeDir: string): Promise<Figures> {
   const service = await startOrderService(env, { role, codeDir });
   try {
     const url = `${service.baseUrl}/orders`;
-    const meter = new CpuMeter(service.pid);
     await runWrk({ url, connections: 64, durationSec: WARM_UP_SEC, okStatus: 202 });
-    let wrk: WrkResult;
-    let cpu: CpuPerOrder | undefined;
-    if (role === "all") {
-      const counts = serviceCounts(service);
-      await drain(counts);
-      ({ wrk, cpu } = await measureIntake(url, seconds, counts, meter));
-    } else {
-      const cpuBefore = meter.snapshot();
-      wrk = await runWrk({ url, connections: 64, durationSec: seconds, okStatus: 202 });
-      cpu = CpuMeter.perOrder(cpuBefore, meter.snapshot(), wrk.ok);
-    }
+    const counts = role === "all" ? serviceCounts(service) : undefined;
+    if (counts) await drain(counts);
+    const { wrk, cpu } = await measureIntake(url, seconds, counts, new CpuMeter(service.pid));
     if (!cpu) throw new Error("no CPU figures: the service's process could not be read");
     if (wrk.other + wrk.errors > 0) throw new Error(`non-202 answers: ${JSON.stringify(wrk.statuses)}`);
     return { reqPerSec: wrk.okPerSec, cpu };
@@ -110,17 +101,11 @@ async function measureOnce(codeDir: string): Promise<Figures> {
 }
 
 function medianFigures(runs: Figures[]): Figures {
-  const of = (pick: (cpu: CpuPerOrder) => number | undefined) => median(runs.map((run) => pick(run.cpu) ?? NaN));
-  return {
-    reqPerSec: median(runs.map((run) => run.reqPerSec)),
-    cpu: { targetUs: of((cpu) => cpu.targetUs), brokerUs: of((cpu) => cpu.brokerUs), redisUs: of((cpu) => cpu.redisUs), totalUs: of((cpu) => cpu.totalUs) },
-  };
+  return { reqPerSec: median(runs.map((run) => run.reqPerSec)), cpu: medianCpu(runs.map((run) => run.cpu)) };
 }
 
 function describe(figures: Figures): string {
-  const us = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? "–" : Math.round(value).toString());
-  const { cpu } = figures;
-  return `${Math.round(figures.reqPerSec)} req/s, CPU per order ${us(cpu.totalUs)} µs (service ${us(cpu.targetUs)}, RabbitMQ ${us(cpu.brokerUs)}, Redis ${us(cpu.redisUs)})`;
+  return `${Math.round(figures.reqPerSec)} req/s, CPU per order ${Math.round(figures.cpu.totalUs)} µs (${cpuSplit(figures.cpu)})`;
 }
 
 function git(args: string[]): void {

@@ -8,7 +8,7 @@
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
  */
 import { readArgs } from "./lib/args";
-import { CpuMeter, type CpuPerOrder } from "./lib/cpu-meter";
+import { CpuMeter, cpuSplit, medianCpu } from "./lib/cpu-meter";
 import { createBenchEnv } from "./lib/bench-env";
 import { measureCompletionLatency } from "./lib/completion-latency";
 import { CONNECTIONS, drain, measureIntake, type IntakeRound } from "./lib/measure-intake";
@@ -17,7 +17,7 @@ import { formatTable, times, type Row } from "./lib/report";
 import { medianRatio } from "./lib/round-ratios";
 import { median } from "./lib/stats";
 import { runSoak } from "./lib/soak";
-import { bullmqCounts, purgeIntakeQueue, serviceCounts, startBareHono, startBullmqService, startIntakeOnlyService, startOrderService, startRascalIntake } from "./lib/targets";
+import { bullmqCounts, purgeIntakeQueue, serviceCounts, startBareHono, startBullmqService, startOrderService, startRascalIntake } from "./lib/targets";
 import { runWrk } from "./lib/wrk";
 
 const args = readArgs(process.argv.slice(2));
@@ -51,7 +51,7 @@ async function runFull(): Promise<void> {
   const rascal = await startRascalIntake(env);
   const bullmq = await startBullmqService(env);
   const service = await startOrderService(env);
-  const intakeOnly = await startIntakeOnlyService(env);
+  const intakeOnly = await startOrderService(env, { role: "api" });
   targets.push(bare, rascal, bullmq, service, intakeOnly);
   const orders = (target: Target) => `${target.baseUrl}/orders`;
 
@@ -125,8 +125,8 @@ async function runFull(): Promise<void> {
     completionP50Ms: latency.p50Ms,
     completionP99Ms: latency.p99Ms,
     servicePeakRssMb: memory.peakMb,
-    bullmqCpuUsPerOrder: medianCpu(bullmqRounds),
-    serviceCpuUsPerOrder: medianCpu(serviceRounds),
+    bullmqCpuUsPerOrder: medianCpu(bullmqRounds.map((round) => round.cpu)),
+    serviceCpuUsPerOrder: medianCpu(serviceRounds.map((round) => round.cpu)),
   };
   const per = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => rounds.map(pick);
   const serviceRps = per(serviceRounds, (r) => r.wrk.okPerSec);
@@ -210,18 +210,4 @@ async function runFull(): Promise<void> {
     intakeOnly: intakeOnlyRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
   };
   console.log(JSON.stringify({ bench: "order-pipeline", figures, ratios, targets: targetsMet, latency, rounds }));
-}
-
-/** Median CPU per order of each process over the rounds (processes not on this machine stay undefined). */
-function medianCpu(rounds: IntakeRound[]): CpuPerOrder {
-  const of = (pick: (cpu: CpuPerOrder) => number | undefined) => {
-    const values = rounds.map((round) => (round.cpu ? pick(round.cpu) : undefined)).filter((value): value is number => value !== undefined);
-    return values.length > 0 ? median(values) : undefined;
-  };
-  return { targetUs: of((cpu) => cpu.targetUs) ?? NaN, brokerUs: of((cpu) => cpu.brokerUs), redisUs: of((cpu) => cpu.redisUs), totalUs: of((cpu) => cpu.totalUs) ?? NaN };
-}
-
-function cpuSplit(cpu: CpuPerOrder): string {
-  const part = (name: string, us: number | undefined) => (us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`);
-  return [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ") + " µs";
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { median } from "./stats";
 
 /** CPU seconds of each process a target's orders cost: the target itself, and the broker and Redis when they run on this machine. */
 export interface CpuSnapshot {
@@ -58,4 +59,19 @@ export class CpuMeter {
     const redisUs = us(before.redis, after.redis);
     return { targetUs, brokerUs, redisUs, totalUs: targetUs + (brokerUs ?? 0) + (redisUs ?? 0) };
   }
+}
+
+/** Median CPU per order of each process over several runs (processes not on this machine stay undefined). */
+export function medianCpu(runs: readonly (CpuPerOrder | undefined)[]): CpuPerOrder {
+  const of = (pick: (cpu: CpuPerOrder) => number | undefined) => {
+    const values = runs.map((cpu) => (cpu ? pick(cpu) : undefined)).filter((value): value is number => value !== undefined);
+    return values.length > 0 ? median(values) : undefined;
+  };
+  return { targetUs: of((cpu) => cpu.targetUs) ?? NaN, brokerUs: of((cpu) => cpu.brokerUs), redisUs: of((cpu) => cpu.redisUs), totalUs: of((cpu) => cpu.totalUs) ?? NaN };
+}
+
+/** "service 420 + RabbitMQ 190 + Redis 135 µs" */
+export function cpuSplit(cpu: CpuPerOrder): string {
+  const part = (name: string, us: number | undefined) => (us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`);
+  return [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ") + " µs";
 }

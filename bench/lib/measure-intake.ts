@@ -20,7 +20,7 @@ export interface IntakeRound {
   accepted?: number;
   completed?: number;
   drainSec?: number;
-  /** CPU per accepted order, from the start of the run until all of them completed. */
+  /** CPU per accepted order: from the start of the run until all of them completed, or over the run without a counts reader. */
   cpu?: CpuPerOrder;
 }
 
@@ -29,8 +29,12 @@ export interface IntakeRound {
  * during the run completed and derives the end-to-end rate, measured the same way for every target.
  */
 export async function measureIntake(url: string, durationSec: number, counts?: CountsReader, cpu?: CpuMeter): Promise<IntakeRound> {
-  if (!counts) return { wrk: await runWrk({ url, connections: CONNECTIONS, durationSec, okStatus: 202 }) };
   const cpuBefore = cpu?.snapshot();
+  if (!counts) {
+    const wrk = await runWrk({ url, connections: CONNECTIONS, durationSec, okStatus: 202 });
+    const cpuAfter = cpu?.snapshot();
+    return { wrk, cpu: cpuBefore && cpuAfter ? CpuMeter.perOrder(cpuBefore, cpuAfter, wrk.ok) : undefined };
+  }
   const accepted0 = await counts.accepted();
   const completed0 = await counts.completed();
   const recorded0 = (await counts.recorded?.()) ?? completed0;

@@ -42,13 +42,19 @@ export function startBullmqService(env: BenchEnv): Promise<Target> {
   });
 }
 
+/** Namespace of the intake-only service (`role: "api"`). */
+const INTAKE_ONLY = "intake";
+
 export interface ServiceOptions {
-  /** `all` (default): intake and workers, like the BullMQ service; `api`: intake alone, like the Rascal intake. */
+  /**
+   * `all` (default): intake and workers, like the BullMQ service. `api`: intake alone, in a
+   * namespace of its own — what the Rascal intake peer does (validate, publish, await the
+   * confirm), so the two compare like for like; nothing consumes its orders, and
+   * `purgeIntakeQueue` empties its queue between rounds.
+   */
   role?: "all" | "api";
   /** A checkout of the service to run instead of this one (bench/compare.ts); rascal.json and the handler stay this checkout's. */
   codeDir?: string;
-  /** Name of the queue/exchange namespace and of the log file. */
-  namespace?: string;
 }
 
 /**
@@ -57,7 +63,7 @@ export interface ServiceOptions {
  */
 export async function startOrderService(env: BenchEnv, options: ServiceOptions = {}): Promise<Target> {
   const role = options.role ?? "all";
-  const namespace = options.namespace ?? (role === "api" ? INTAKE_ONLY : "service");
+  const namespace = role === "api" ? INTAKE_ONLY : "service";
   const port = freePort();
   const statsPort = role === "api" ? undefined : freePort();
   const target = await startTarget({
@@ -79,16 +85,6 @@ export async function startOrderService(env: BenchEnv, options: ServiceOptions =
   return statsPort === undefined ? target : { ...target, statsUrl: `http://127.0.0.1:${statsPort}/` };
 }
 
-/**
- * This service as intake alone (`ROLE=api`), in a namespace of its own: what the Rascal intake
- * peer does (validate, publish, await the confirm), so the two compare like for like. Nothing
- * consumes its orders; `purgeIntakeQueue` empties its queue between rounds.
- */
-export function startIntakeOnlyService(env: BenchEnv): Promise<Target> {
-  return startOrderService(env, { role: "api" });
-}
-
-const INTAKE_ONLY = "intake";
 
 /** The queue rascal.json's order subscription consumes. */
 function orderQueue(): string {
