@@ -4,7 +4,7 @@ import { ORDER_PUBLICATION } from "../broker/topology";
 import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
-import { acceptedResource, OrderStore } from "../store/order-store";
+import { acceptedResource, OrderStore, type IdempotencyClaim, type OrderDocument } from "../store/order-store";
 import type { DeferredWrites } from "./deferred-writes";
 import { OrderTimeouts } from "./order-timeouts";
 
@@ -64,18 +64,12 @@ export class OrderIntake {
     }
     if (created.kind === "mismatch") return { kind: "key_mismatch" };
     if (created.kind === "in_flight") return { kind: "key_in_flight" };
-    if (created.kind === "replay") {
-      const order = await this.store.initialSnapshot(created.orderId);
-      // The replayed order's record has expired while its key has not: treat as unknown.
-      if (!order) return { kind: "unavailable", reason: "replayed order is no longer stored" };
-      return { kind: "replayed", order };
-    }
+    if (created.kind === "replay") return this.replay(created.orderId);
+    if (created.kind === "abandoned") return this.takeOver(created.orderId, idem!, orderId, request);
 
-    const message: OrderMessage = { orderId, ...doc, createdAt };
-    const headers: Record<string, string> = { "x-request-id": request.requestId, "x-order-id": orderId };
-    if (request.traceparent) headers.traceparent = request.traceparent;
+    const headers = messageHeaders(orderId, request);
     try {
-      await this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
+      await this.publish(orderId, doc, createdAt, headers);
     } catch (error) {
       const reason = error instanceof PublishError ? error.reason : "error";
       let rejected: Awaited<ReturnType<OrderStore["reject"]>>;
@@ -85,20 +79,85 @@ export class OrderIntake {
         this.deferred.schedule("remove the record of an order answered 503", { orderId }, () => this.store.reject(orderId, idem));
         rejected = "rejected";
       }
-      // A worker that already received the message proves the broker routed it.
-      if (rejected === "rejected") {
+      // A worker that already received the message proves the broker routed it. A retry that
+      // took the key over publishes the order itself and answers for it.
+      if (rejected !== "taken") {
         this.log.warn({ orderId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
         return { kind: "unavailable", reason };
       }
     }
+    return this.accepted(orderId, doc, createdAt, headers, request, idem);
+  }
+
+  /**
+   * A retry of a request that never finished — its process died after recording the order,
+   * before or after publishing it: publish the order again under its first id (workers skip the
+   * second message if the first got through) and answer as a replay of the first request.
+   */
+  private async takeOver(firstId: string, idem: IdempotencyClaim, owner: string, request: IntakeRequest): Promise<IntakeResult> {
+    const takeOver = await this.store.takeOver(firstId, idem, owner);
+    switch (takeOver.kind) {
+      case "mismatch":
+        return { kind: "key_mismatch" };
+      case "in_flight":
+        return { kind: "key_in_flight" };
+      case "replay":
+        return this.replay(firstId);
+      case "gone":
+        // The first order no longer exists and the key is free: a new order, as if the key were new.
+        return this.accept(request);
+      case "republish":
+        break;
+    }
+    this.log.info({ orderId: firstId, requestId: request.requestId }, "order of an unfinished request published again for its retry");
+    const headers = messageHeaders(firstId, request);
+    try {
+      await this.publish(firstId, takeOver.doc, takeOver.createdAt, headers);
+    } catch (error) {
+      const reason = error instanceof PublishError ? error.reason : "error";
+      await this.store.release(idem, owner).catch(() => {});
+      this.log.warn({ orderId: firstId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
+      return { kind: "unavailable", reason };
+    }
+    const result = await this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request, idem);
+    return { kind: "replayed", order: result.order };
+  }
+
+  private async replay(orderId: string): Promise<IntakeResult> {
+    const order = await this.store.initialSnapshot(orderId);
+    // The replayed order's record has expired while its key has not: treat as unknown.
+    if (!order) return { kind: "unavailable", reason: "replayed order is no longer stored" };
+    return { kind: "replayed", order };
+  }
+
+  private async publish(orderId: string, doc: OrderDocument, createdAt: string, headers: Record<string, string>): Promise<void> {
+    const message: OrderMessage = { orderId, ...doc, createdAt };
+    await this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
+  }
+
+  /** The broker took the order: repeats now replay it, and its timeout is on its way. */
+  private async accepted(
+    orderId: string,
+    doc: OrderDocument,
+    createdAt: string,
+    headers: Record<string, string>,
+    request: IntakeRequest,
+    idem: IdempotencyClaim | undefined,
+  ): Promise<{ kind: "accepted"; order: OrderResource }> {
     if (idem) {
       // The order is accepted either way; until the key is confirmed a repeat gets 409.
-      await this.store.confirm(idem).catch(() =>
-        this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () => this.store.confirm(idem)),
+      await this.store.confirm(idem, orderId).catch(() =>
+        this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () => this.store.confirm(idem, orderId)),
       );
     }
     this.metrics.ordersAccepted.inc();
     this.timeouts.schedule({ orderId, requestId: request.requestId, headers });
     return { kind: "accepted", order: acceptedResource(orderId, doc, createdAt) };
   }
+}
+
+function messageHeaders(orderId: string, request: IntakeRequest): Record<string, string> {
+  const headers: Record<string, string> = { "x-request-id": request.requestId, "x-order-id": orderId };
+  if (request.traceparent) headers.traceparent = request.traceparent;
+  return headers;
 }

@@ -19,3 +19,8 @@ export const keys = {
 export const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** Idempotency keys are kept 24 h (IETF httpapi-idempotency-key draft). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a request holds its idempotency key while it records and publishes the order (a live
+ * one takes at most the broker's confirm timeout, 5 s): past it, a retry takes the key over.
+ */
+export const IDEMPOTENCY_LEASE_MS = 30_000;

@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import type { CreateOrder, HistoryEntry, OrderResource, OrderStatus } from "../domain/order";
 import { orderTotal } from "../domain/order";
-import { IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
+import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
 import { historyEntry, toTransition, type Transition } from "./transition";
 import { runScript } from "./run-script";
-import { CONFIRM_ORDER, CREATE_ORDER, EXPIRE_ORDER, REJECT_ORDER, SET_CALLBACK_STATE } from "./scripts";
+import { CONFIRM_ORDER, CREATE_ORDER, EXPIRE_ORDER, REJECT_ORDER, RELEASE_ORDER, SET_CALLBACK_STATE, TAKE_OVER_ORDER } from "./scripts";
 
 /** The immutable part of an order, stored once as JSON. */
 export interface OrderDocument {
@@ -20,6 +20,15 @@ export type CreateResult =
   | { kind: "created" }
   | { kind: "replay"; orderId: string }
   | { kind: "mismatch" }
+  | { kind: "in_flight" }
+  /** The key's request never finished (its process died): this one may take it over. */
+  | { kind: "abandoned"; orderId: string };
+
+export type TakeOverResult =
+  | { kind: "republish"; doc: OrderDocument; createdAt: string }
+  | { kind: "replay" }
+  | { kind: "gone" }
+  | { kind: "mismatch" }
   | { kind: "in_flight" };
 
 export interface IdempotencyClaim {
@@ -32,7 +41,15 @@ export interface IdempotencyClaim {
 
 /** Order records and idempotency keys in Redis. */
 export class OrderStore {
-  constructor(private readonly redis: Redis) {}
+  /**
+   * @param idempotencyLeaseMs how long a request holds its idempotency key before a retry may
+   *   take the key over: well beyond the longest a live request takes from recording the order
+   *   to the broker's confirm.
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly idempotencyLeaseMs = IDEMPOTENCY_LEASE_MS,
+  ) {}
 
   static document(order: CreateOrder): OrderDocument {
     const doc: OrderDocument = {
@@ -57,28 +74,52 @@ export class OrderStore {
     const orderKeys = [keys.order(orderId), keys.history(orderId)];
     const args: (string | number)[] = [JSON.stringify(doc), createdAt, historyEntry("accepted", createdAt), RETENTION_MS];
     if (idem) {
+      const now = Date.now();
       orderKeys.push(keys.idempotency(idem.keyHash));
-      args.push(idem.fingerprint, orderId, IDEMPOTENCY_TTL_MS);
+      args.push(idem.fingerprint, orderId, IDEMPOTENCY_TTL_MS, now, now + this.idempotencyLeaseMs);
     }
-    const [kind, replayId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [string, string?];
-    if (kind === "replay") return { kind, orderId: replayId! };
+    const [kind, otherId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [string, string?];
+    if (kind === "replay" || kind === "abandoned") return { kind, orderId: otherId! };
     if (kind === "created" || kind === "mismatch" || kind === "in_flight") return { kind };
     throw new Error(`order id collision for ${orderId}`);
   }
 
-  /** The broker confirmed: repeats of this idempotent request now replay it. */
-  async confirm(idem: IdempotencyClaim): Promise<void> {
-    await runScript(this.redis, "orderConfirm", CONFIRM_ORDER, [keys.idempotency(idem.keyHash)], []);
+  /**
+   * Takes over the abandoned key of `orderId` for the request `owner` (see CreateResult). On
+   * `republish` the caller publishes the order again, then `confirm`s, or `release`s on failure.
+   */
+  async takeOver(orderId: string, idem: IdempotencyClaim, owner: string): Promise<TakeOverResult> {
+    const now = Date.now();
+    const [kind, doc, createdAt] = (await runScript(
+      this.redis,
+      "orderTakeOver",
+      TAKE_OVER_ORDER,
+      [keys.idempotency(idem.keyHash), keys.order(orderId), keys.history(orderId)],
+      [idem.fingerprint, orderId, now, owner, now + this.idempotencyLeaseMs],
+    )) as [string, string?, string?];
+    if (kind === "republish") return { kind, doc: JSON.parse(doc!) as OrderDocument, createdAt: createdAt! };
+    if (kind === "replay" || kind === "gone" || kind === "mismatch" || kind === "in_flight") return { kind };
+    throw new Error(`unexpected take-over answer ${kind} for ${orderId}`);
+  }
+
+  /** A take-over whose publish failed: the next retry may try again at once. */
+  async release(idem: IdempotencyClaim, owner: string): Promise<void> {
+    await runScript(this.redis, "orderRelease", RELEASE_ORDER, [keys.idempotency(idem.keyHash)], [owner]);
+  }
+
+  /** The broker confirmed `orderId`: repeats of this idempotent request now replay it. */
+  async confirm(idem: IdempotencyClaim, orderId: string): Promise<void> {
+    await runScript(this.redis, "orderConfirm", CONFIRM_ORDER, [keys.idempotency(idem.keyHash)], [orderId]);
   }
 
   /**
    * The broker did not take the order: remove it (and free the idempotency key) unless a worker
-   * already received the message. Returns "taken" in that case.
+   * already received the message ("taken") or a retry took the key over ("superseded").
    */
-  async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken"> {
+  async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken" | "superseded"> {
     const orderKeys = [keys.order(orderId), keys.history(orderId)];
     if (idem) orderKeys.push(keys.idempotency(idem.keyHash));
-    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId])) as "rejected" | "taken";
+    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId])) as "rejected" | "taken" | "superseded";
   }
 
   async get(orderId: string): Promise<OrderResource | undefined> {

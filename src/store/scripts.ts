@@ -7,14 +7,20 @@
 
 const TERMINAL = `local terminal = { completed = true, dead_lettered = true, expired = true }`;
 
-/** KEYS: order, history, idem? · ARGV: doc, now, entry, retentionMs, fingerprint?, idemTtlMs? */
+/**
+ * KEYS: order, history, idem? · ARGV: doc, now, entry, retentionMs, fingerprint?, idemTtlMs?,
+ * nowMs?, leaseUntilMs? · an idempotency key stays `pending` from here until the broker confirmed
+ * the order; its request holds it until `leaseUntil`. A pending key past its lease belongs to a
+ * request that never finished (its process died): `abandoned`, for this request to take over.
+ */
 export const CREATE_ORDER = `
 if #KEYS == 3 then
-  local existing = redis.call('HMGET', KEYS[3], 'fingerprint', 'orderId', 'state')
+  local existing = redis.call('HMGET', KEYS[3], 'fingerprint', 'orderId', 'state', 'leaseUntil')
   if existing[1] then
     if existing[1] ~= ARGV[5] then return {'mismatch'} end
-    if existing[3] ~= 'done' then return {'in_flight'} end
-    return {'replay', existing[2]}
+    if existing[3] == 'done' then return {'replay', existing[2]} end
+    if tonumber(existing[4] or '0') > tonumber(ARGV[8]) then return {'in_flight'} end
+    return {'abandoned', existing[2]}
   end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -23,26 +29,67 @@ redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 if #KEYS == 3 then
-  redis.call('HSET', KEYS[3], 'fingerprint', ARGV[5], 'orderId', ARGV[6], 'state', 'pending')
+  redis.call('HSET', KEYS[3], 'fingerprint', ARGV[5], 'orderId', ARGV[6], 'state', 'pending', 'owner', ARGV[6], 'leaseUntil', ARGV[9])
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
 end
 return {'created'}
 `;
 
-/** KEYS: idem · marks the idempotent request finished so that repeats replay it. */
+/**
+ * KEYS: idem, order, history · ARGV: fingerprint, orderId, nowMs, owner, leaseUntilMs · takes
+ * over an abandoned key (see CREATE_ORDER), checking again that it still is abandoned. The order
+ * its dead request recorded may or may not have reached the broker: `republish` when no worker
+ * has seen it yet (a second message is a duplicate the workers skip), `replay` when one has, and
+ * `gone` when the record no longer exists (the key is freed).
+ */
+export const TAKE_OVER_ORDER = `
+local existing = redis.call('HMGET', KEYS[1], 'fingerprint', 'orderId', 'state', 'leaseUntil')
+if not existing[1] then return {'gone'} end
+if existing[1] ~= ARGV[1] then return {'mismatch'} end
+if existing[2] ~= ARGV[2] then return {'in_flight'} end
+if existing[3] == 'done' then return {'replay'} end
+if tonumber(existing[4] or '0') > tonumber(ARGV[3]) then return {'in_flight'} end
+local order = redis.call('HMGET', KEYS[2], 'status', 'doc', 'createdAt')
+if not order[1] then
+  redis.call('DEL', KEYS[1])
+  return {'gone'}
+end
+if order[1] ~= 'accepted' then
+  redis.call('HSET', KEYS[1], 'state', 'done')
+  return {'replay'}
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[4], 'leaseUntil', ARGV[5])
+return {'republish', order[2], order[3]}
+`;
+
+/** KEYS: idem · ARGV: owner · a take-over whose publish failed lets the next retry try again at once. */
+export const RELEASE_ORDER = `
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1], 'state') ~= 'done' then
+  redis.call('HSET', KEYS[1], 'leaseUntil', 0)
+end
+return 1
+`;
+
+/** KEYS: idem · ARGV: orderId · the broker confirmed the order: repeats of its request replay it. */
 export const CONFIRM_ORDER = `
-redis.call('HSET', KEYS[1], 'state', 'done')
+if redis.call('HGET', KEYS[1], 'orderId') == ARGV[1] then redis.call('HSET', KEYS[1], 'state', 'done') end
 return 1
 `;
 
 /**
  * KEYS: order, history, idem? · ARGV: orderId · the broker did not take the order: it must not
  * exist, unless a worker already received its message (then the broker had routed it and it
- * goes ahead). The idempotency key is freed only if it is this order's.
+ * goes ahead: `taken`), or a retry of the same request took the key over (`superseded`: that
+ * request publishes the order again and decides its fate). The idempotency key is freed only
+ * if it is this order's.
  */
 export const REJECT_ORDER = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= 'accepted' then return 'taken' end
+if #KEYS == 3 then
+  local claim = redis.call('HMGET', KEYS[3], 'orderId', 'owner')
+  if claim[1] == ARGV[1] and claim[2] and claim[2] ~= ARGV[1] then return 'superseded' end
+end
 redis.call('DEL', KEYS[1], KEYS[2])
 if #KEYS == 3 and redis.call('HGET', KEYS[3], 'orderId') == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 'rejected'
