@@ -86,7 +86,8 @@ export class OrderIntake {
         return { kind: "unavailable", reason };
       }
     }
-    return this.accepted(orderId, doc, createdAt, headers, request, idem);
+    if (idem) await this.confirmKey(idem, orderId);
+    return { kind: "accepted", order: this.accepted(orderId, doc, createdAt, headers, request.requestId) };
   }
 
   /**
@@ -119,8 +120,8 @@ export class OrderIntake {
       this.log.warn({ orderId: firstId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
       return { kind: "unavailable", reason };
     }
-    const result = await this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request, idem);
-    return { kind: "replayed", order: result.order };
+    await this.confirmKey(idem, firstId);
+    return { kind: "replayed", order: this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request.requestId) };
   }
 
   private async replay(orderId: string): Promise<IntakeResult> {
@@ -130,29 +131,24 @@ export class OrderIntake {
     return { kind: "replayed", order };
   }
 
-  private async publish(orderId: string, doc: OrderDocument, createdAt: string, headers: Record<string, string>): Promise<void> {
+  private publish(orderId: string, doc: OrderDocument, createdAt: string, headers: Record<string, string>): Promise<unknown> {
     const message: OrderMessage = { orderId, ...doc, createdAt };
-    await this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
+    return this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
   }
 
-  /** The broker took the order: repeats now replay it, and its timeout is on its way. */
-  private async accepted(
-    orderId: string,
-    doc: OrderDocument,
-    createdAt: string,
-    headers: Record<string, string>,
-    request: IntakeRequest,
-    idem: IdempotencyClaim | undefined,
-  ): Promise<{ kind: "accepted"; order: OrderResource }> {
-    if (idem) {
-      // The order is accepted either way; until the key is confirmed a repeat gets 409.
-      await this.store.confirm(idem, orderId).catch(() =>
-        this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () => this.store.confirm(idem, orderId)),
-      );
-    }
+  /** The broker confirmed the order: repeats of its request replay it from now on. */
+  private async confirmKey(idem: IdempotencyClaim, orderId: string): Promise<void> {
+    // The order is accepted either way; until the key is confirmed a repeat gets 409.
+    await this.store.confirm(idem, orderId).catch(() =>
+      this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () => this.store.confirm(idem, orderId)),
+    );
+  }
+
+  /** The broker took the order: count it and send its timeout on its way. */
+  private accepted(orderId: string, doc: OrderDocument, createdAt: string, headers: Record<string, string>, requestId: string): OrderResource {
     this.metrics.ordersAccepted.inc();
-    this.timeouts.schedule({ orderId, requestId: request.requestId, headers });
-    return { kind: "accepted", order: acceptedResource(orderId, doc, createdAt) };
+    this.timeouts.schedule({ orderId, requestId, headers });
+    return acceptedResource(orderId, doc, createdAt);
   }
 }
 
