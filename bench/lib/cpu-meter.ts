@@ -21,10 +21,16 @@ const TICKS_PER_SEC = 100;
 
 /** user + system CPU seconds of a process, or undefined when it is gone or not readable. */
 export function cpuSeconds(pid: number | undefined): number | undefined {
+  const cpu = cpuUserSystem(pid);
+  return cpu && cpu.user + cpu.system;
+}
+
+/** A process's user and system CPU seconds apart, or undefined when it is gone or not readable. */
+export function cpuUserSystem(pid: number | undefined): { user: number; system: number } | undefined {
   if (pid === undefined) return undefined;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
+    return { user: Number(fields[11]) / TICKS_PER_SEC, system: Number(fields[12]) / TICKS_PER_SEC };
   } catch {
     return undefined;
   }

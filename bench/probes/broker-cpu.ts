@@ -6,18 +6,23 @@
  *   trickle   — quorum-queue publishes at BENCH_RATE/s (default 2,000) in small groups, alone and
  *               with an unroutable event publish beside each;
  *   latency   — publish→deliver latency of a quorum queue at 1,000 messages/s (the broker's
- *               own share of submit→completed), and the broker's CPU per message at that rate.
- * Usage: bun bench/probes/broker-cpu.ts [acks|trickle|latency] (all three without an argument)
+ *               own share of submit→completed), and the broker's CPU per message at that rate;
+ *   types     — a quorum queue against a classic durable one (persistent messages, confirms):
+ *               publish+consume with 64 in flight, and at 1,000 messages/s with the broker's
+ *               user and system CPU apart — whether the queue type is what the broker's share
+ *               of an order costs.
+ * Usage: bun bench/probes/broker-cpu.ts [acks|trickle|latency|types] (the first three without an argument)
  */
 import amqp from "amqplib";
 import { AckBatcher } from "../../src/broker/ack-batcher";
-import { cpuSeconds, pidOf } from "../lib/cpu-meter";
+import { cpuSeconds, cpuUserSystem, pidOf } from "../lib/cpu-meter";
 
 const url = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const beamPid = pidOf("beam.smp");
 if (!beamPid) throw new Error("no beam.smp process on this machine");
 /** CPU milliseconds the broker has used so far. */
 const brokerCpuMs = () => (cpuSeconds(beamPid) ?? NaN) * 1000;
+const brokerUserSystem = () => cpuUserSystem(beamPid) ?? { user: NaN, system: NaN };
 const body = Buffer.from(JSON.stringify({ orderId: "0190f0f0-0000-7000-8000-000000000000", customerId: "c-42", items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }], currency: "EUR", total: 39.98 }));
 const queue = `probe-${process.pid}`;
 const connection = await amqp.connect(url);
@@ -29,6 +34,7 @@ try {
   if (!only || only === "acks") await acks();
   if (!only || only === "trickle") await trickle();
   if (!only || only === "latency") await latency();
+  if (only === "types") await queueTypes();
 } finally {
   await publisher.deleteQueue(queue).catch(() => {});
   await connection.close();
@@ -114,4 +120,73 @@ async function latency(): Promise<void> {
   const at = (q: number) => latencies[Math.floor(q * (latencies.length - 1))]!.toFixed(1);
   const brokerUsPerMessage = ((brokerCpuMs() - cpuBefore) * 1000) / latencies.length;
   console.log(`latency publish→deliver at ${rate}/s: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms; broker CPU ${brokerUsPerMessage.toFixed(0)} µs per message (published, delivered, acked one by one)`);
+}
+
+async function queueTypes(): Promise<void> {
+  for (const type of ["quorum", "classic", "quorum", "classic"]) {
+    const name = `${queue}-${type}`;
+    await publisher.assertQueue(name, { durable: true, arguments: type === "quorum" ? { "x-queue-type": "quorum" } : {} });
+    const consumerConnection = await amqp.connect(url);
+    const channel = await consumerConnection.createChannel();
+    await channel.prefetch(64);
+    const batcher = new AckBatcher(channel, () => {});
+    const latencies: number[] = [];
+    await channel.consume(name, (message) => {
+      if (!message) return;
+      batcher.delivered(message);
+      latencies.push(performance.now() - Number(message.properties.messageId));
+      batcher.ack(message);
+    });
+
+    // Full speed: 64 publishes in flight.
+    const count = 30_000;
+    let before = brokerCpuMs();
+    let started = performance.now();
+    await new Promise<void>((resolve) => {
+      let sent = 0;
+      let inFlight = 0;
+      const pump = () => {
+        while (inFlight < 64 && sent < count) {
+          inFlight++;
+          sent++;
+          publisher.sendToQueue(name, body, { persistent: true, messageId: String(performance.now()) }, () => {
+            inFlight--;
+            if (sent === count && inFlight === 0) resolve();
+            else pump();
+          });
+        }
+      };
+      pump();
+    });
+    while (latencies.length < count) await Bun.sleep(10);
+    const fullRate = Math.round((count / (performance.now() - started)) * 1000);
+    const fullCpu = ((brokerCpuMs() - before) * 1000) / count;
+
+    // 1,000 messages/s for 10 s.
+    latencies.length = 0;
+    const cpuBefore = brokerUserSystem();
+    before = brokerCpuMs();
+    started = performance.now();
+    const rate = 1000;
+    let sent = 0;
+    while (sent < rate * 10) {
+      const due = Math.floor(((performance.now() - started) / 1000) * rate);
+      for (; sent < due; sent++) publisher.sendToQueue(name, body, { persistent: true, messageId: String(performance.now()) });
+      await Bun.sleep(1);
+    }
+    await publisher.waitForConfirms();
+    while (latencies.length < sent) await Bun.sleep(10);
+    const cpuAfter = brokerUserSystem();
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.floor(q * (latencies.length - 1))]!.toFixed(1);
+    const perMessage = (seconds: number) => ((seconds * 1e6) / sent).toFixed(0);
+    console.log(
+      `${type.padEnd(7)} 64 in flight: ${fullRate} msg/s, broker ${fullCpu.toFixed(0)} µs/message · ` +
+        `1,000/s: broker ${(((brokerCpuMs() - before) * 1000) / sent).toFixed(0)} µs/message ` +
+        `(user ${perMessage(cpuAfter.user - cpuBefore.user)}, system ${perMessage(cpuAfter.system - cpuBefore.system)}), ` +
+        `publish→deliver p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`,
+    );
+    await consumerConnection.close();
+    await publisher.deleteQueue(name);
+  }
 }
