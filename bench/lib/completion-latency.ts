@@ -9,6 +9,9 @@ export interface CompletionLatency {
   offeredPerSec: number;
   sent: number;
   accepted: number;
+  /** Requests that got no answer at all, and why (the first few distinct reasons). */
+  failed: number;
+  errors: string[];
   notCompleted: number;
   p50Ms: number;
   p90Ms: number;
@@ -20,6 +23,7 @@ export interface CompletionLatency {
 interface OpenLoopOutput {
   sent: number;
   failed: number;
+  errors: string[];
   statuses: Record<string, number>;
   ids: string[];
   submitted: number[];
@@ -71,6 +75,8 @@ export async function measureCompletionLatency(options: {
     offeredPerSec: options.rate,
     sent: result.sent,
     accepted: result.ids.length,
+    failed: result.failed,
+    errors: result.errors,
     notCompleted,
     p50Ms: percentile(latencies, 50),
     p90Ms: percentile(latencies, 90),

@@ -17,6 +17,8 @@ const submitted: number[] = [];
 const statuses: Record<string, number> = {};
 let sent = 0;
 let failed = 0;
+/** The distinct reasons of failed requests (the first few), so that a failure is explained. */
+const errors: string[] = [];
 const pending = new Set<Promise<void>>();
 const now = () => performance.timeOrigin + performance.now();
 
@@ -33,8 +35,10 @@ function send(): void {
         await response.arrayBuffer();
       }
     })
-    .catch(() => {
+    .catch((error: unknown) => {
       failed += 1;
+      const reason = String(error);
+      if (errors.length < 5 && !errors.includes(reason)) errors.push(reason);
     })
     .finally(() => pending.delete(request));
   pending.add(request);
@@ -53,5 +57,5 @@ while (sent < total) {
 }
 const sendSeconds = (performance.now() - started) / 1000;
 await Promise.all([...pending]);
-await Bun.write(out, JSON.stringify({ sent, failed, statuses, sendSeconds, ids, submitted }));
+await Bun.write(out, JSON.stringify({ sent, failed, errors, statuses, sendSeconds, ids, submitted }));
 console.log(JSON.stringify({ sent, failed, statuses, sendSeconds, accepted: ids.length }));
