@@ -1,6 +1,9 @@
 /** What one POST /orders ended as, from the client's side. */
 export type Outcome =
-  | { kind: "accepted"; id: string; ms: number }
+  /** `replayed`: the answer carried `Idempotent-Replayed` (an earlier request with the key got the order). */
+  | { kind: "accepted"; id: string; ms: number; replayed: boolean }
+  /** 409: an earlier request with the same key still holds it. */
+  | { kind: "in_flight" }
   /** `leavingMs`: a stopping server's answer (`Connection: close`), and the Retry-After it asked for. */
   | { kind: "unavailable"; retryAfter: boolean; ms: number; leavingMs?: number }
   | { kind: "other"; status: number }
@@ -18,11 +21,32 @@ export interface LoadOptions {
   pauseMs: number;
   /** A request without an answer after this long counts as hung (the contract: never hangs). */
   hangMs: number;
+  /**
+   * Clients send an order again with the same Idempotency-Key and body until it is answered
+   * 202, as a client should when its request got no answer or a 503 — also after the load
+   * stops, for at most this long. Without it, every request has a new key and is sent once.
+   */
+  retrySameKeyMs?: number;
+}
+
+/** How often a client asks again while its key is held by an earlier request (409). */
+const IN_FLIGHT_PAUSE_MS = 500;
+
+interface Order {
+  key: string;
+  body: string;
+}
+
+function newOrder(): Order {
+  const dice = Math.random();
+  const holdMs = dice < 0.005 ? 5000 : dice < 0.05 ? 1500 : Math.floor(Math.random() * 40);
+  const body = JSON.stringify({ customerId: `hold-${holdMs}`, items: [{ sku: "SKU-F", quantity: 1, unitPrice: 9.99 }] });
+  return { key: crypto.randomUUID(), body };
 }
 
 /**
- * Concurrent clients posting orders, each with its own Idempotency-Key. Most handlers run
- * briefly; one order in twenty holds its handler for 1.5 s so that faults catch it mid-run,
+ * Concurrent clients posting orders, each with its own Idempotency-Key (sent again until
+ * answered with `retrySameKeyMs`). Most handlers run briefly; one order in twenty holds its handler for 1.5 s so that faults catch it mid-run,
  * and one in two hundred for 5 s, longer than the SIGTERM drain time.
  */
 export class Load {
@@ -43,9 +67,18 @@ export class Load {
   }
 
   private async client(): Promise<void> {
-    while (this.running) {
-      const outcome = await this.send();
+    let unanswered: Order | undefined;
+    let giveUpAt = Infinity;
+    while (this.running || (unanswered && Date.now() < giveUpAt)) {
+      if (!this.running && giveUpAt === Infinity) giveUpAt = Date.now() + (this.options.retrySameKeyMs ?? 0);
+      const order = unanswered ?? newOrder();
+      const outcome = await this.send(order);
       this.outcomes.push(outcome);
+      unanswered = this.options.retrySameKeyMs !== undefined && outcome.kind !== "accepted" ? order : undefined;
+      if (unanswered && outcome.kind === "in_flight") {
+        await Bun.sleep(IN_FLIGHT_PAUSE_MS);
+        continue;
+      }
       // A server that is going away asked this client to come back later, as the API says to:
       // reconnecting at once would race the listener's close (Bun resets a connection it
       // accepted but had not read yet when it stops listening). Other 503s are retried at once,
@@ -54,17 +87,14 @@ export class Load {
     }
   }
 
-  private async send(): Promise<Outcome> {
-    const dice = Math.random();
-    const holdMs = dice < 0.005 ? 5000 : dice < 0.05 ? 1500 : Math.floor(Math.random() * 40);
-    const body = JSON.stringify({ customerId: `hold-${holdMs}`, items: [{ sku: "SKU-F", quantity: 1, unitPrice: 9.99 }] });
+  private async send(order: Order): Promise<Outcome> {
     const started = performance.now();
     let response: Response;
     try {
       response = await fetch(`${this.options.baseUrl()}/orders`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
-        body,
+        headers: { "Content-Type": "application/json", "Idempotency-Key": order.key },
+        body: order.body,
         signal: AbortSignal.timeout(this.options.hangMs),
       });
     } catch (error) {
@@ -73,8 +103,12 @@ export class Load {
       return code === "ECONNREFUSED" ? { kind: "refused" } : { kind: "dropped", code };
     }
     const ms = performance.now() - started;
-    if (response.status === 202) return { kind: "accepted", id: ((await response.json()) as { id: string }).id, ms };
+    if (response.status === 202) {
+      const replayed = response.headers.get("idempotent-replayed") === "true";
+      return { kind: "accepted", id: ((await response.json()) as { id: string }).id, ms, replayed };
+    }
     await response.arrayBuffer();
+    if (response.status === 409) return { kind: "in_flight" };
     if (response.status === 503) {
       const retryAfter = response.headers.get("retry-after");
       const leaving = response.headers.get("connection")?.toLowerCase() === "close" && retryAfter !== null;

@@ -6,6 +6,8 @@ const COLUMNS: [string, (row: Row) => string | number][] = [
   ["202", (row) => row.accepted],
   ["503", (row) => row.unavailable],
   ["other", (row) => row.other],
+  ["409", (row) => row.inFlight],
+  ["replayed", (row) => row.replayed],
   ["refused", (row) => row.refused],
   ["dropped", (row) => row.dropped],
   ["hung", (row) => row.hung],

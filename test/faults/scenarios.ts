@@ -6,6 +6,11 @@ export interface Scenario {
   crashes?: boolean;
   /** The API process itself goes away for a while: clients meet a closed port. */
   apiGoesAway?: boolean;
+  /**
+   * The API process dies mid-request: connections break without an answer, and the clients
+   * send those orders again with the same Idempotency-Key until they get a 202 (409 meanwhile).
+   */
+  apiCrashes?: boolean;
   /** Injects the fault while orders keep coming, and undoes it. */
   inject(cluster: Cluster, notes: string[]): Promise<void>;
 }
@@ -27,6 +32,16 @@ export const SCENARIOS: Scenario[] = [
       await cluster.worker.exited;
       await Bun.sleep(1000);
       await cluster.startProcess("worker");
+    },
+  },
+  {
+    name: "API SIGKILL + restart, clients retry with their key",
+    apiCrashes: true,
+    async inject(cluster) {
+      cluster.api.signal("SIGKILL");
+      await cluster.api.exited;
+      await Bun.sleep(1000);
+      await cluster.startProcess("api");
     },
   },
   {
