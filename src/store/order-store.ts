@@ -94,7 +94,7 @@ export class OrderStore {
       this.redis,
       "orderTakeOver",
       TAKE_OVER_ORDER,
-      [keys.idempotency(idem.keyHash), keys.order(orderId), keys.history(orderId)],
+      [keys.idempotency(idem.keyHash), keys.order(orderId)],
       [idem.fingerprint, orderId, now, owner, now + this.idempotencyLeaseMs],
     )) as [string, string?, string?];
     if (kind === "republish") return { kind, doc: JSON.parse(doc!) as OrderDocument, createdAt: createdAt! };

@@ -36,7 +36,7 @@ return {'created'}
 `;
 
 /**
- * KEYS: idem, order, history · ARGV: fingerprint, orderId, nowMs, owner, leaseUntilMs · takes
+ * KEYS: idem, order · ARGV: fingerprint, orderId, nowMs, owner, leaseUntilMs · takes
  * over an abandoned key (see CREATE_ORDER), checking again that it still is abandoned. The order
  * its dead request recorded may or may not have reached the broker: `republish` when no worker
  * has seen it yet (a second message is a duplicate the workers skip), `replay` when one has, and
