@@ -136,6 +136,7 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, redis: R
     row.busyQueues.length === 0 &&
     (row.dropped === 0 || scenario.apiCrashes === true) &&
     (row.inFlight === 0 || scenario.apiCrashes === true) &&
+    (row.replayed > 0 || scenario.expectsTakeOver !== true) &&
     (row.refused === 0 || scenario.apiGoesAway === true || scenario.apiCrashes === true);
   return row;
 }

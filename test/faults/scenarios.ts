@@ -11,6 +11,8 @@ export interface Scenario {
    * send those orders again with the same Idempotency-Key until they get a 202 (409 meanwhile).
    */
   apiCrashes?: boolean;
+  /** The fault is certain to leave requests that recorded their order unanswered: retries must take some over. */
+  expectsTakeOver?: boolean;
   /** Injects the fault while orders keep coming, and undoes it. */
   inject(cluster: Cluster, notes: string[]): Promise<void>;
 }
@@ -41,6 +43,21 @@ export const SCENARIOS: Scenario[] = [
       cluster.api.signal("SIGKILL");
       await cluster.api.exited;
       await Bun.sleep(1000);
+      await cluster.startProcess("api");
+    },
+  },
+  {
+    // Publishes wait for the broker while it blocks, so every request in flight has recorded its
+    // order when the API dies: their retries must take those orders over.
+    name: "API SIGKILL while the broker blocks publishes",
+    apiCrashes: true,
+    expectsTakeOver: true,
+    async inject(cluster) {
+      await cluster.broker.setMemoryAlarm(true);
+      await Bun.sleep(1000);
+      cluster.api.signal("SIGKILL");
+      await cluster.api.exited;
+      await cluster.broker.setMemoryAlarm(false);
       await cluster.startProcess("api");
     },
   },
