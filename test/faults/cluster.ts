@@ -51,6 +51,13 @@ export class Cluster {
     return service;
   }
 
+  /** Kills a process with SIGKILL and waits until it is gone. */
+  async kill(role: Role): Promise<void> {
+    const service = this.processes[role]!;
+    service.signal("SIGKILL");
+    await service.exited;
+  }
+
   get api(): ServiceProcess {
     return this.processes.api!;
   }

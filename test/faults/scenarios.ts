@@ -1,4 +1,4 @@
-import type { Cluster } from "./cluster";
+import type { Cluster, Role } from "./cluster";
 
 export interface Scenario {
   name: string;
@@ -20,6 +20,17 @@ export interface Scenario {
 const OUTAGE_MS = 3000;
 /** Longer than the intake's 5 s confirm timeout: publishes caught by the alarm time out (503). */
 const ALARM_MS = 7000;
+/** How long a killed process stays down before it is started again. */
+const DOWN_MS = 1000;
+
+/** A process dies without warning (kill -9) and is started again a moment later. */
+function killAndRestart(role: Role): Scenario["inject"] {
+  return async (cluster) => {
+    await cluster.kill(role);
+    await Bun.sleep(DOWN_MS);
+    await cluster.startProcess(role);
+  };
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -29,34 +40,24 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "worker SIGKILL + restart",
     crashes: true,
-    async inject(cluster) {
-      cluster.worker.signal("SIGKILL");
-      await cluster.worker.exited;
-      await Bun.sleep(1000);
-      await cluster.startProcess("worker");
-    },
+    inject: killAndRestart("worker"),
   },
   {
     name: "API SIGKILL + restart, clients retry with their key",
     apiCrashes: true,
-    async inject(cluster) {
-      cluster.api.signal("SIGKILL");
-      await cluster.api.exited;
-      await Bun.sleep(1000);
-      await cluster.startProcess("api");
-    },
+    inject: killAndRestart("api"),
   },
   {
-    // Publishes wait for the broker while it blocks, so every request in flight has recorded its
-    // order when the API dies: their retries must take those orders over.
+    // The broker holds the publishes it blocks, so the requests waiting on them have recorded
+    // their orders when the API dies (at least the first one after the alarm): their retries
+    // must take those orders over.
     name: "API SIGKILL while the broker blocks publishes",
     apiCrashes: true,
     expectsTakeOver: true,
     async inject(cluster) {
       await cluster.broker.setMemoryAlarm(true);
       await Bun.sleep(1000);
-      cluster.api.signal("SIGKILL");
-      await cluster.api.exited;
+      await cluster.kill("api");
       await cluster.broker.setMemoryAlarm(false);
       await cluster.startProcess("api");
     },
