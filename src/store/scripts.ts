@@ -8,20 +8,31 @@
 const TERMINAL = `local terminal = { completed = true, dead_lettered = true, expired = true }`;
 
 /**
+ * What a request with this body finds under an idempotency key, and the key's order id: nothing
+ * (no key), `mismatch` (another body), `replay` (its order was accepted), `in_flight` (its
+ * request still holds it) or `abandoned` (its request is past its lease: it never finished).
+ */
+const IDEMPOTENCY_KEY_STATE = `
+local function idempotencyKeyState(key, fingerprint, nowMs)
+  local claim = redis.call('HMGET', key, 'fingerprint', 'orderId', 'state', 'leaseUntil')
+  if not claim[1] then return nil end
+  if claim[1] ~= fingerprint then return 'mismatch', claim[2] end
+  if claim[3] == 'done' then return 'replay', claim[2] end
+  if tonumber(claim[4] or '0') > tonumber(nowMs) then return 'in_flight', claim[2] end
+  return 'abandoned', claim[2]
+end`;
+
+/**
  * KEYS: order, history, idem? · ARGV: doc, now, entry, retentionMs, fingerprint?, idemTtlMs?,
  * nowMs?, leaseUntilMs? · an idempotency key stays `pending` from here until the broker confirmed
  * the order; its request holds it until `leaseUntil`. A pending key past its lease belongs to a
  * request that never finished (its process died): `abandoned`, for this request to take over.
  */
 export const CREATE_ORDER = `
+${IDEMPOTENCY_KEY_STATE}
 if #KEYS == 3 then
-  local existing = redis.call('HMGET', KEYS[3], 'fingerprint', 'orderId', 'state', 'leaseUntil')
-  if existing[1] then
-    if existing[1] ~= ARGV[5] then return {'mismatch'} end
-    if existing[3] == 'done' then return {'replay', existing[2]} end
-    if tonumber(existing[4] or '0') > tonumber(ARGV[8]) then return {'in_flight'} end
-    return {'abandoned', existing[2]}
-  end
+  local state, orderId = idempotencyKeyState(KEYS[3], ARGV[5], ARGV[8])
+  if state then return {state, orderId} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0, 'createdAt', ARGV[2], 'updatedAt', ARGV[2])
@@ -43,12 +54,13 @@ return {'created'}
  * `gone` when the record no longer exists (the key is freed).
  */
 export const TAKE_OVER_ORDER = `
-local existing = redis.call('HMGET', KEYS[1], 'fingerprint', 'orderId', 'state', 'leaseUntil')
-if not existing[1] then return {'gone'} end
-if existing[1] ~= ARGV[1] then return {'mismatch'} end
-if existing[2] ~= ARGV[2] then return {'in_flight'} end
-if existing[3] == 'done' then return {'replay'} end
-if tonumber(existing[4] or '0') > tonumber(ARGV[3]) then return {'in_flight'} end
+${IDEMPOTENCY_KEY_STATE}
+local state, orderId = idempotencyKeyState(KEYS[1], ARGV[1], ARGV[3])
+if not state then return {'gone'} end
+if state == 'mismatch' then return {'mismatch'} end
+-- The key now belongs to another order (freed and claimed again): that request is in flight.
+if orderId ~= ARGV[2] then return {'in_flight'} end
+if state ~= 'abandoned' then return {state} end
 local order = redis.call('HMGET', KEYS[2], 'status', 'doc', 'createdAt')
 if not order[1] then
   redis.call('DEL', KEYS[1])
