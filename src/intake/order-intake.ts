@@ -71,7 +71,6 @@ export class OrderIntake {
     try {
       await this.publish(orderId, doc, createdAt, headers);
     } catch (error) {
-      const reason = error instanceof PublishError ? error.reason : "error";
       let rejected: Awaited<ReturnType<OrderStore["reject"]>>;
       try {
         rejected = await this.store.reject(orderId, idem);
@@ -81,10 +80,7 @@ export class OrderIntake {
       }
       // A worker that already received the message proves the broker routed it. A retry that
       // took the key over publishes the order itself and answers for it.
-      if (rejected !== "taken") {
-        this.log.warn({ orderId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
-        return { kind: "unavailable", reason };
-      }
+      if (rejected !== "taken") return this.notAccepted(orderId, request, error);
     }
     if (idem) await this.confirmKey(idem, orderId);
     return { kind: "accepted", order: this.accepted(orderId, doc, createdAt, headers, request.requestId) };
@@ -115,13 +111,18 @@ export class OrderIntake {
     try {
       await this.publish(firstId, takeOver.doc, takeOver.createdAt, headers);
     } catch (error) {
-      const reason = error instanceof PublishError ? error.reason : "error";
       await this.store.release(idem, owner).catch(() => {});
-      this.log.warn({ orderId: firstId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
-      return { kind: "unavailable", reason };
+      return this.notAccepted(firstId, request, error);
     }
     await this.confirmKey(idem, firstId);
     return { kind: "replayed", order: this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request.requestId) };
+  }
+
+  /** The broker did not take the order: the answer is 503, and why. */
+  private notAccepted(orderId: string, request: IntakeRequest, error: unknown): IntakeResult {
+    const reason = error instanceof PublishError ? error.reason : "error";
+    this.log.warn({ orderId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
+    return { kind: "unavailable", reason };
   }
 
   private async replay(orderId: string): Promise<IntakeResult> {
