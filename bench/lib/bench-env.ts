@@ -24,6 +24,14 @@ export interface BenchEnv {
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const BENCH_HANDLERS_DIR = join(ROOT, "bench/handlers");
 
+/** The shipped rascal.json, parsed: the bench's services run it, each in a namespace of its own. */
+export function shippedRascalConfig(): {
+  vhosts: Record<string, Record<string, unknown>>;
+  subscriptions: Record<string, Record<string, unknown>>;
+} {
+  return JSON.parse(readFileSync(join(ROOT, "rascal.json"), "utf8"));
+}
+
 export async function createBenchEnv(): Promise<BenchEnv> {
   const id = Bun.randomUUIDv7().slice(-8);
   const amqpUrl = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -48,10 +56,7 @@ export async function createBenchEnv(): Promise<BenchEnv> {
     dir,
     namespace: (target) => `bench-${id}-${target}`,
     serviceRascalConfig(target) {
-      const config = JSON.parse(readFileSync(join(ROOT, "rascal.json"), "utf8")) as {
-        vhosts: Record<string, Record<string, unknown>>;
-        subscriptions: Record<string, Record<string, unknown>>;
-      };
+      const config = shippedRascalConfig();
       for (const vhost of Object.values(config.vhosts)) vhost.namespace = `bench-${id}-${target}`;
       config.subscriptions.process_order!.handler = "bench-noop";
       // Like the peers, measure the order pipeline alone: the default rascal.json also routes

@@ -1,8 +1,7 @@
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
 import amqp from "amqplib";
 import { ORDER_SUBSCRIPTION } from "../../src/broker/topology";
-import { BENCH_HANDLERS_DIR, ROOT, type BenchEnv } from "./bench-env";
+import { BENCH_HANDLERS_DIR, ROOT, shippedRascalConfig, type BenchEnv } from "./bench-env";
 import { freePort, startTarget, type Target } from "./process";
 import { readServiceCounts } from "./service-metrics";
 import type { CountsReader } from "./measure-intake";
@@ -85,11 +84,9 @@ export async function startOrderService(env: BenchEnv, options: ServiceOptions =
   return statsPort === undefined ? target : { ...target, statsUrl: `http://127.0.0.1:${statsPort}/` };
 }
 
-
 /** The queue rascal.json's order subscription consumes. */
 function orderQueue(): string {
-  const config = JSON.parse(readFileSync(join(ROOT, "rascal.json"), "utf8")) as { subscriptions: Record<string, { queue: string }> };
-  return config.subscriptions[ORDER_SUBSCRIPTION]!.queue;
+  return shippedRascalConfig().subscriptions[ORDER_SUBSCRIPTION]!.queue as string;
 }
 
 /** Empties the order queue of the intake-only service (its orders are never consumed). */
