@@ -8,8 +8,11 @@
  *   app-nolog  — the service's own app (request ids, metrics, problem+json, the OpenAPI route's
  *                header and body validation) with an intake that accepts at once, LOG_LEVEL=warn;
  *   app        — the same with the request's log line (LOG_LEVEL=info, as in production).
- * Usage: bun bench/probes/http-layer.ts [--reps 2]   (needs wrk; logs go to /dev/null)
+ * Usage: bun bench/probes/http-layer.ts [--reps 2]   (needs wrk; the servers' logs go to a temporary directory, removed afterwards)
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Hono } from "hono";
 import { createOrderSchema, type CreateOrder } from "../../src/domain/order";
@@ -20,7 +23,7 @@ import { createLogger } from "../../src/log";
 import { createMetrics } from "../../src/metrics";
 import { acceptedResource, OrderStore } from "../../src/store/order-store";
 import { cpuSeconds } from "../lib/cpu-meter";
-import { freePort } from "../lib/process";
+import { freePort, startTarget } from "../lib/process";
 import { median } from "../lib/stats";
 import { runWrk } from "../lib/wrk";
 
@@ -61,25 +64,41 @@ function serve(which: Variant): void {
     });
     fetch = app.fetch;
   }
-  Bun.serve({ port: Number(process.env.PORT), fetch });
+  // The readiness probe as a static route, outside the measured fetch path.
+  Bun.serve({ port: Number(process.env.PORT), routes: { "/healthz": new Response("ok") }, fetch });
 }
 
-/** The measuring side: every variant in its own process, interleaved repetitions, medians. */
+/** The measuring side: the variants' server CPU per request, medians over repetitions. */
 async function measure(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { reps: { type: "string", default: "2" } } });
   const reps = Number(values.reps);
   const usPerRequest = new Map<Variant, number[]>(VARIANTS.map((name) => [name, []]));
   const reqPerSec = new Map<Variant, number[]>(VARIANTS.map((name) => [name, []]));
+  const logDir = mkdtempSync(join(tmpdir(), "http-layer-"));
+  try {
+    await measureVariants(reps, logDir, usPerRequest, reqPerSec);
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+  console.log(`\nserver CPU per request, medians of ${reps} repetitions (wrk, 64 connections):`);
+  for (const name of VARIANTS) {
+    console.log(`  ${name.padEnd(10)} ${median(usPerRequest.get(name)!).toFixed(1).padStart(6)} µs   ${Math.round(median(reqPerSec.get(name)!))} req/s`);
+  }
+}
+
+/** Every variant in its own process, in interleaved repetitions, into `usPerRequest` and `reqPerSec`. */
+async function measureVariants(reps: number, logDir: string, usPerRequest: Map<Variant, number[]>, reqPerSec: Map<Variant, number[]>): Promise<void> {
   for (let rep = 1; rep <= reps; rep++) {
     for (const name of VARIANTS) {
       const port = freePort();
-      const server = Bun.spawn(["bun", import.meta.path], {
-        env: { ...process.env, HTTP_LAYER_VARIANT: name, PORT: String(port) },
-        stdout: "ignore",
-        stderr: "inherit",
+      const server = await startTarget({
+        name,
+        cmd: ["bun", import.meta.path],
+        env: { HTTP_LAYER_VARIANT: name, PORT: String(port) },
+        port,
+        logFile: join(logDir, `${name}.log`),
       });
       try {
-        await waitListening(port);
         const method = name === "get" ? "GET" : "POST";
         const okStatus = name === "get" ? 200 : 202;
         const url = `http://127.0.0.1:${port}/orders`;
@@ -91,25 +110,8 @@ async function measure(): Promise<void> {
         reqPerSec.get(name)!.push(run.okPerSec);
         console.error(`[http-layer] rep ${rep}/${reps} ${name}: ${Math.round(run.okPerSec)} req/s, server ${us.toFixed(1)} µs/request`);
       } finally {
-        server.kill();
-        await server.exited;
+        await server.stop();
       }
     }
   }
-  console.log(`\nserver CPU per request, medians of ${reps} repetitions (wrk, 64 connections):`);
-  for (const name of VARIANTS) {
-    console.log(`  ${name.padEnd(10)} ${median(usPerRequest.get(name)!).toFixed(1).padStart(6)} µs   ${Math.round(median(reqPerSec.get(name)!))} req/s`);
-  }
-}
-
-async function waitListening(port: number): Promise<void> {
-  for (let tries = 0; tries < 100; tries++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/nothing`);
-      return;
-    } catch {
-      await Bun.sleep(50);
-    }
-  }
-  throw new Error(`variant on port ${port} did not start`);
 }
