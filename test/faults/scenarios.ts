@@ -48,17 +48,20 @@ export const SCENARIOS: Scenario[] = [
     inject: killAndRestart("api"),
   },
   {
-    // The broker holds the publishes it blocks, so the requests waiting on them have recorded
-    // their orders when the API dies (at least the first one after the alarm): their retries
-    // must take those orders over.
-    name: "API SIGKILL while the broker blocks publishes",
+    // Every request in flight while the broker is frozen has recorded its order and waits for
+    // a confirm that cannot come (an alarm would not do: the broker tells clients, and the API
+    // then fails new orders at once). Their retries must take those orders over.
+    name: "API SIGKILL while the broker is frozen (SIGSTOP)",
     apiCrashes: true,
     expectsTakeOver: true,
     async inject(cluster) {
-      await cluster.broker.setMemoryAlarm(true);
-      await Bun.sleep(1000);
-      await cluster.kill("api");
-      await cluster.broker.setMemoryAlarm(false);
+      await cluster.broker.freeze();
+      try {
+        await Bun.sleep(1000);
+        await cluster.kill("api");
+      } finally {
+        cluster.broker.thaw();
+      }
       await cluster.startProcess("api");
     },
   },

@@ -38,6 +38,7 @@ export class PrivateRabbitMQ {
   private readonly dir = mkdtempSync(join(tmpdir(), "faults-rmq-"));
   private readonly bin: string;
   private child: Subprocess | undefined;
+  private frozenPid: number | undefined;
 
   constructor(options: { password?: string } = {}) {
     const bin = rabbitBinDir();
@@ -78,6 +79,7 @@ export class PrivateRabbitMQ {
 
   /** Stops the node and removes its files. Safe to call twice. */
   async destroy(): Promise<void> {
+    this.thaw();
     const child = this.child;
     this.child = undefined;
     if (child && child.exitCode === null) {
@@ -106,6 +108,30 @@ export class PrivateRabbitMQ {
       if (Date.now() > deadline) throw new Error(`memory alarm not ${on ? "raised" : "cleared"} after 10 s`);
       await Bun.sleep(100);
     }
+  }
+
+  /**
+   * Freezes the whole node (SIGSTOP to its Erlang VM) until `thaw`: it reads, confirms and
+   * answers nothing, and unlike an alarm it does not tell clients. Publishes written meanwhile
+   * wait in its socket buffers.
+   */
+  async freeze(): Promise<void> {
+    this.frozenPid = await this.vmPid();
+    process.kill(this.frozenPid, "SIGSTOP");
+  }
+
+  thaw(): void {
+    if (this.frozenPid === undefined) return;
+    process.kill(this.frozenPid, "SIGCONT");
+    this.frozenPid = undefined;
+  }
+
+  /** The OS process id of the node's Erlang VM (the server script's child, not the script). */
+  private async vmPid(): Promise<number> {
+    const output = await this.ctl(["eval", "os:getpid()."]);
+    const pid = Number(output.replaceAll(/[^0-9]/g, ""));
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`unexpected pid from the node: ${output}`);
+    return pid;
   }
 
   closeAllConnections(): Promise<string> {
