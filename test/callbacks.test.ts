@@ -69,3 +69,17 @@ test("a loopback callback target is refused unless CALLBACK_ALLOW_PRIVATE is set
   expect(order.callback).toEqual({ status: "refused", attempts: 1 });
   expect(shop.received.length).toBe(0);
 });
+
+test("a callback host that does not resolve shows as retrying, then failed, on the order", async () => {
+  service = await startTestService({
+    transform: (config) => {
+      const pipeline = (config.pipeline ??= {}) as { retries: Record<string, unknown> };
+      pipeline.retries.deliver_callback = { delays: [100], maxAttempts: 2 };
+    },
+  });
+  // `.invalid` never resolves (RFC 6761).
+  const { id } = (await (await service.post({ ...sampleOrder(), callbackUrl: "https://shop.invalid/hooks" })).json()) as OrderJson;
+  const order = await service.waitForOrder(id, (o) => o.callback?.status === "failed", 15_000);
+  expect(order.status).toBe("completed");
+  expect(order.callback).toEqual({ status: "failed", attempts: 2 });
+});

@@ -23,8 +23,19 @@ export function createCallbackHandler(options: CallbackOptions): Handler {
     const event = message as OrderEvent;
     if (!event.callbackUrl) return { skipped: "no callbackUrl" };
     const setState = (status: string) => options.store.setCallbackState(event.orderId, { status, attempts: ctx.attempt });
+    /** Records this attempt's failure on the order (retried by the ladder, or the last one). */
+    const failed = async (error: Error) => {
+      await setState(ctx.attempt >= ctx.maxAttempts ? "failed" : "retrying");
+      return error;
+    };
 
-    const refusal = await refusedTarget(event.callbackUrl, options.allowPrivate);
+    let refusal: string | undefined;
+    try {
+      refusal = await refusedTarget(event.callbackUrl, options.allowPrivate);
+    } catch (error) {
+      // The host name did not resolve (now): a retry may reach it.
+      throw await failed(error as Error);
+    }
     if (refusal) {
       await setState("refused");
       throw new PermanentError(refusal);
@@ -57,13 +68,9 @@ export function createCallbackHandler(options: CallbackOptions): Handler {
       status = response.status;
       await response.body?.cancel();
     } catch (error) {
-      await setState(ctx.attempt >= ctx.maxAttempts ? "failed" : "retrying");
-      throw new Error(`callback to ${new URL(event.callbackUrl).host} failed: ${(error as Error).message}`);
+      throw await failed(new Error(`callback to ${new URL(event.callbackUrl).host} failed: ${(error as Error).message}`));
     }
-    if (status < 200 || status >= 300) {
-      await setState(ctx.attempt >= ctx.maxAttempts ? "failed" : "retrying");
-      throw new Error(`callback answered HTTP ${status}`);
-    }
+    if (status < 200 || status >= 300) throw await failed(new Error(`callback answered HTTP ${status}`));
     await setState("delivered");
     return { delivered: true, status };
   };
