@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
+import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
@@ -58,8 +59,10 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
   app.onError((error, c) => {
     if (error instanceof ProblemError) return problem(c, error);
-    const status = (error as { status?: number }).status;
-    if (status === 400 || status === 413) return problem(c, new ProblemError(status, error.message));
+    // Hono and its middleware throw HTTPException for the client's mistakes (415, 400…).
+    if (error instanceof HTTPException && error.status >= 400 && error.status < 500) {
+      return problem(c, new ProblemError(error.status, error.message));
+    }
     c.get("log")?.error({ err: error }, "unhandled error");
     return problem(c, new ProblemError(500, "an unexpected error occurred"));
   });

@@ -1,0 +1,30 @@
+import { expect, test } from "bun:test";
+import { HTTPException } from "hono/http-exception";
+import { createApp } from "../src/http/create-app";
+import { createLogger } from "../src/log";
+import { createMetrics } from "../src/metrics";
+import { expectProblem } from "./helpers/service";
+
+function app() {
+  return createApp({
+    log: createLogger("silent"),
+    metrics: createMetrics(),
+    readiness: () => ({ ready: true, checks: {} }),
+    isDraining: () => false,
+  });
+}
+
+test("a client error thrown by Hono or a middleware keeps its status as problem+json; anything else is 500", async () => {
+  const served = app();
+  served.get("/refused", () => {
+    throw new HTTPException(415, { message: "Unsupported Media Type" });
+  });
+  served.get("/broken", () => {
+    throw new Error("a bug");
+  });
+  const refused = await expectProblem(await served.request("/refused"), 415);
+  expect(refused.detail).toBe("Unsupported Media Type");
+  const broken = await expectProblem(await served.request("/broken"), 500);
+  // The internal message stays in the log, not in the answer.
+  expect(broken.detail).toBe("an unexpected error occurred");
+});
