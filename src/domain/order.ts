@@ -1,9 +1,13 @@
 import { z } from "@hono/zod-openapi";
 
-/** Accepts numbers with at most two decimals, tolerating binary floating-point noise. */
-function hasAtMostTwoDecimals(value: number): boolean {
-  const cents = value * 100;
-  return Math.abs(cents - Math.round(cents)) < 1e-6;
+/**
+ * Decimal places of a number as JSON writes it: the shortest form that reads back as the same
+ * number, which is what the client sent (`1.10` arrives as 1.1, `1e-7` has 7).
+ */
+function decimalPlaces(value: number): number {
+  const [mantissa = "", exponent = "0"] = String(value).split("e");
+  const fractionDigits = mantissa.split(".")[1]?.length ?? 0;
+  return Math.max(0, fractionDigits - Number(exponent));
 }
 
 export const orderItemSchema = z
@@ -14,7 +18,7 @@ export const orderItemSchema = z
       .number()
       .min(0)
       .max(1e12)
-      .refine(hasAtMostTwoDecimals, "must have at most 2 decimals")
+      .refine((price) => decimalPlaces(price) <= 2, "must have at most 2 decimals")
       // JSON Schema's multipleOf: 0.01 trips many validators on binary floats (19.99 / 0.01 is
       // not an integer there), so the document states the rule in words.
       .openapi({ description: "Price per unit, at most 2 decimals" }),
@@ -31,9 +35,10 @@ export const createOrderSchema = z
       .default("USD"),
     callbackUrl: z
       .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
-      .max(2048)
-      // The protocol check is not expressible as a format: the document spells it as a pattern.
-      .openapi({ pattern: "^https?://", description: "http(s) URL that receives the order's outcome" })
+      .max(2048, "must be at most 2048 characters")
+      // The protocol check is not expressible as a format: the document spells it as a pattern
+      // (schemes are case-insensitive, so `HTTPS://` is accepted too).
+      .openapi({ pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", description: "http(s) URL that receives the order's outcome" })
       .optional(),
   })
   .openapi("CreateOrder", {
@@ -99,8 +104,16 @@ export interface OrderMessage {
   createdAt: string;
 }
 
-/** Sums in integer cents so that 0.1 + 0.2 style errors never reach a total. */
+/**
+ * Sums in integer cents so that 0.1 + 0.2 style errors never reach a total. Up to 2^53 cents
+ * (~90 trillion) doubles hold every sum exactly and one division rounds it; beyond that the
+ * sum is taken in BigInt and rounded once.
+ */
 export function orderTotal(items: readonly OrderItem[]): number {
-  const cents = items.reduce((sum, item) => sum + Math.round(item.unitPrice * 100) * item.quantity, 0);
-  return cents / 100;
+  let cents = 0;
+  for (const item of items) cents += Math.round(item.unitPrice * 100) * item.quantity;
+  if (Number.isSafeInteger(cents)) return cents / 100;
+  let exact = 0n;
+  for (const item of items) exact += BigInt(Math.round(item.unitPrice * 100)) * BigInt(item.quantity);
+  return Number(`${exact / 100n}.${String(exact % 100n).padStart(2, "0")}`);
 }
