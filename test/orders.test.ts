@@ -84,6 +84,45 @@ describe("bad input is refused with problem+json and nothing is accepted", () =>
     await expectProblem(response, 415);
   });
 
+  test("every JSON media type RFC 9110 allows is taken; a compressed body is 415", async () => {
+    for (const contentType of ["application/json ; charset=utf-8", "application/json;", "APPLICATION/JSON", "application/json;\tcharset=utf-8"]) {
+      const response = await service.post(sampleOrder(), { "Content-Type": contentType });
+      expect({ contentType, status: response.status }).toEqual({ contentType, status: 202 });
+    }
+    const gzipped = await service.app.request("/orders", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Content-Encoding": "gzip" },
+      body: Bun.gzipSync(JSON.stringify(sampleOrder())),
+    });
+    await expectProblem(gzipped, 415);
+  });
+
+  test("unitPrice: two decimals at any size are taken, a third decimal is refused however small", async () => {
+    const priced = (unitPrice: string) => `{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":${unitPrice}}]}`;
+    for (const price of ["134217728.02", "660842819785.06", "1.10", "1e-2"]) {
+      expect({ price, status: (await service.post(priced(price))).status }).toEqual({ price, status: 202 });
+    }
+    for (const price of ["19.990000000000002", "1.000000001", "0.30000000000000004", "1.005", "1e-7"]) {
+      expect({ price, status: (await service.post(priced(price))).status }).toEqual({ price, status: 422 });
+    }
+  });
+
+  test("total is exact in cents, also past 2^53 cents", async () => {
+    const large = await service.post({ customerId: "c", items: [{ sku: "a", quantity: 1000, unitPrice: 999999999999.99 }] });
+    expect(((await large.json()) as OrderJson).total).toBe(999999999999990);
+    const small = await service.post({ customerId: "c", items: [{ sku: "a", quantity: 1, unitPrice: 0.1 }, { sku: "b", quantity: 1, unitPrice: 0.2 }] });
+    expect(((await small.json()) as OrderJson).total).toBe(0.3);
+  });
+
+  test("an unknown field is reported at its own path", async () => {
+    const item = { ...sampleOrder().items[0]!, colour: "red" };
+    const body = await expectProblem(await service.post({ ...sampleOrder(), items: [item], coupon: "FREE" }), 422);
+    expect(body.errors).toEqual([
+      { path: "items.0.colour", message: "unknown field" },
+      { path: "coupon", message: "unknown field" },
+    ]);
+  });
+
   test("422 lists every validation error with its path", async () => {
     const body = await expectProblem(
       await service.post({ customerId: "", items: [{ sku: "A", quantity: 0, unitPrice: 1.999 }], currency: "eur" }),
@@ -142,7 +181,10 @@ describe("Idempotency-Key", () => {
       if (response.status === 202) ids.add(((await response.json()) as OrderJson).id);
     }
     expect(ids.size).toBe(1);
-    expect(statuses.filter((status) => status === 409).length).toBeGreaterThan(0);
+    const conflicts = responses.filter((response) => response.status === 409);
+    expect(conflicts.length).toBeGreaterThan(0);
+    // The first request usually answers within milliseconds: come back in a second.
+    expect(conflicts.every((response) => response.headers.get("retry-after") === "1")).toBe(true);
     const orderKeys = await service.testRedis.keys(`${service.keyPrefix}order:*:history`);
     expect(orderKeys.length).toBe(1);
   });

@@ -53,10 +53,23 @@ export function problem(c: Context, error: ProblemError): Response {
   return response;
 }
 
-/** Zod issues as `{path, message}` with dotted paths (`items.0.quantity`). */
-export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix?: string): FieldError[] {
-  return issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter((part) => part !== undefined && part !== "").join(".") || "(body)",
-    message: issue.message,
-  }));
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
+}
+
+/**
+ * Zod issues as `{path, message}` with dotted paths (`items.0.quantity`). An unknown field is
+ * reported at its own path (`items.0.colour`), not at the object that holds it.
+ */
+export function fieldErrors(issues: readonly Issue[], prefix?: string): FieldError[] {
+  const dotted = (path: readonly PropertyKey[]) =>
+    [prefix, ...path.map(String)].filter((part) => part !== undefined && part !== "").join(".") || "(body)";
+  return issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys" && issue.keys
+      ? issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "unknown field" }))
+      : [{ path: dotted(issue.path), message: issue.message }],
+  );
 }

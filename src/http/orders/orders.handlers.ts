@@ -11,6 +11,8 @@ export const MAX_ORDER_BYTES = 64 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Seconds a client should wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = "2";
+/** Seconds before retrying a key still in flight: the first request usually answers within ms. */
+const IN_FLIGHT_RETRY_AFTER_SECONDS = "1";
 
 export function unavailable(detail: string): ProblemError {
   return new ProblemError(503, detail, { headers: { "Retry-After": RETRY_AFTER_SECONDS } });
@@ -40,7 +42,7 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
       case "key_mismatch":
         throw new ProblemError(422, "this Idempotency-Key was already used with a different request body");
       case "key_in_flight":
-        throw new ProblemError(409, "a request with this Idempotency-Key is still being processed");
+        throw new ProblemError(409, "a request with this Idempotency-Key is still being processed", { headers: { "Retry-After": IN_FLIGHT_RETRY_AFTER_SECONDS } });
       case "unavailable":
         throw unavailable(`the broker did not take the order (${result.reason}); nothing was accepted`);
       case "replayed":
