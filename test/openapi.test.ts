@@ -38,6 +38,16 @@ describe("/openapi.json", () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/orders", "/orders/{id}", "/admin/dead-letters"]));
   });
 
+  test("documents the headers clients rely on, problem+json on every error, and the probes", async () => {
+    const post = doc.paths["/orders"].post.responses;
+    expect(Object.keys(post["202"].headers)).toEqual(expect.arrayContaining(["X-Request-Id", "Location", "Idempotent-Replayed"]));
+    expect(Object.keys(post["409"].headers)).toContain("Retry-After");
+    expect(Object.keys(post["503"].headers)).toContain("Retry-After");
+    const unauthorized = doc.paths["/admin/dead-letters"].get.responses["401"];
+    expect(Object.keys(unauthorized.content)).toEqual(["application/problem+json"]);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
+  });
+
   test("/docs serves the interactive reference for it", async () => {
     const response = await service.app.request("/docs");
     expect(response.status).toBe(200);

@@ -77,7 +77,23 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     c.header("Content-Type", metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());
   });
+  documentProbes(app);
   return app;
+}
+
+/** The probes are plain routes (no validation): listed in /openapi.json by hand. */
+function documentProbes(app: OpenAPIHono<AppEnv>): void {
+  const probe = (path: string, summary: string, responses: Record<number, string>) =>
+    app.openAPIRegistry.registerPath({
+      method: "get",
+      path,
+      summary,
+      tags: ["probes"],
+      responses: Object.fromEntries(Object.entries(responses).map(([status, description]) => [status, { description }])),
+    });
+  probe("/healthz", "Liveness: the process runs", { 200: "Running" });
+  probe("/readyz", "Readiness: broker and Redis usable, not shutting down", { 200: "Ready", 503: "Not ready (the body says which check failed)" });
+  probe("/metrics", "Prometheus metrics", { 200: "Prometheus text format" });
 }
 
 /** /openapi.json from the same zod schemas that validate requests, and /docs to read it. */

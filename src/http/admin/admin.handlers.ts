@@ -2,6 +2,7 @@ import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { DeadLetters } from "../../runtime/dead-letters";
 import { ReplayError } from "../../runtime/dead-letters";
 import type { AppEnv } from "../app-env";
+import { problemResponse as problem } from "../documented-responses";
 import { ProblemError } from "../problem";
 import { unavailable } from "../orders/orders.handlers";
 import { bearerToken } from "./bearer-token";
@@ -22,7 +23,9 @@ const deadLetterSchema = z
 
 const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
 const security = [{ bearerAuth: [] }];
-const authFailure = { 401: { description: "Missing or wrong bearer token" } };
+const authFailure = { 401: problem("Missing or wrong bearer token") };
+const noSuchDeadLetter = problem("No such dead letter");
+const brokerUnavailable = problem("The broker did not confirm the replay; retry after Retry-After seconds", { retryAfter: true });
 
 const listRoute = createRoute({
   method: "get",
@@ -40,7 +43,7 @@ const replayOneRoute = createRoute({
   summary: "Replay one dead letter to the queue it came from, with fresh attempts",
   security,
   request: { params: idParam },
-  responses: { 202: { description: "Replayed (the broker confirmed it)" }, 404: { description: "No such dead letter" }, ...authFailure },
+  responses: { 202: { description: "Replayed (the broker confirmed it)" }, 404: noSuchDeadLetter, 503: brokerUnavailable, ...authFailure },
 });
 const replayAllRoute = createRoute({
   method: "post",
@@ -49,6 +52,7 @@ const replayAllRoute = createRoute({
   security,
   responses: {
     202: { description: "Replayed", content: { "application/json": { schema: z.object({ replayed: z.number().int() }) } } },
+    503: brokerUnavailable,
     ...authFailure,
   },
 });
@@ -58,7 +62,7 @@ const deleteRoute = createRoute({
   summary: "Delete a dead letter",
   security,
   request: { params: idParam },
-  responses: { 204: { description: "Deleted" }, 404: { description: "No such dead letter" }, ...authFailure },
+  responses: { 204: { description: "Deleted" }, 404: noSuchDeadLetter, ...authFailure },
 });
 
 /** The dead-letter admin API; the CLI calls the same `DeadLetters`. */

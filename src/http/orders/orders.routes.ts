@@ -1,21 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createOrderSchema, orderResourceSchema } from "../../domain/order";
+import { problemResponse as problem, responseHeaders } from "../documented-responses";
 import { validatesSynchronously } from "../validates-synchronously";
-
-const problemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-  })
-  .openapi("Problem");
-
-const problem = (description: string) => ({
-  description,
-  content: { "application/problem+json": { schema: problemSchema } },
-});
 
 /** 1–255 printable ASCII characters (IETF httpapi-idempotency-key draft). */
 export const idempotencyKeySchema = z
@@ -32,7 +18,7 @@ export const createOrderRoute = createRoute({
   request: {
     headers: validatesSynchronously(
       z.object({
-        "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { in: "header", description: "Idempotency-Key (case-insensitive, as every header): same key + same body replays the first answer for 24 h" } }),
+        "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { in: "header", description: "Same key + same body replays the first answer for 24 h; the key is compared exactly (case-sensitive)" } }),
       }),
     ),
     body: { required: true, content: { "application/json": { schema: validatesSynchronously(createOrderSchema) } } },
@@ -40,18 +26,15 @@ export const createOrderRoute = createRoute({
   responses: {
     202: {
       description: "Accepted: the order is queued",
-      headers: z.object({
-        Location: z.string(),
-        "Idempotent-Replayed": z.string().optional(),
-      }),
+      headers: responseHeaders({ extra: { Location: z.string(), "Idempotent-Replayed": z.string().optional() } }),
       content: { "application/json": { schema: orderResourceSchema } },
     },
     400: problem("Malformed JSON or a bad Idempotency-Key header"),
-    409: problem("A request with this Idempotency-Key is still in flight"),
+    409: problem("A request with this Idempotency-Key is still in flight; retry after Retry-After seconds", { retryAfter: true }),
     413: problem("Body larger than 64 KiB"),
     415: problem("Body is not application/json"),
     422: problem("Validation failed, or the Idempotency-Key was used with another body"),
-    503: problem("The broker or Redis cannot take the order now; retry after Retry-After seconds"),
+    503: problem("The broker or Redis cannot take the order now; retry after Retry-After seconds", { retryAfter: true }),
   },
 });
 
@@ -63,8 +46,8 @@ export const getOrderRoute = createRoute({
     params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
   },
   responses: {
-    200: { description: "The order", content: { "application/json": { schema: orderResourceSchema } } },
+    200: { description: "The order", headers: responseHeaders(), content: { "application/json": { schema: orderResourceSchema } } },
     404: problem("No such order"),
-    503: problem("Redis is unavailable"),
+    503: problem("Redis is unavailable", { retryAfter: true }),
   },
 });
