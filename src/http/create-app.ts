@@ -3,6 +3,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Logger } from "../log";
+import { allowedMethods } from "./allowed-methods";
 import type { Metrics } from "../metrics";
 import type { AppEnv } from "./app-env";
 import { fieldErrors, problem, ProblemError } from "./problem";
@@ -66,7 +67,14 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     c.get("log")?.error({ err: error }, "unhandled error");
     return problem(c, new ProblemError(500, "an unexpected error occurred"));
   });
-  app.notFound((c) => problem(c, new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`)));
+  const methodsAt = allowedMethods(app);
+  app.notFound((c) => {
+    const allowed = methodsAt(c.req.path);
+    if (allowed.length > 0) {
+      return problem(c, new ProblemError(405, `${c.req.path} does not take ${c.req.method}`, { headers: { Allow: allowed.join(", ") } }));
+    }
+    return problem(c, new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`));
+  });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
