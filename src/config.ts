@@ -4,19 +4,40 @@ const booleanFlag = z
   .enum(["true", "false", "1", "0", "yes", "no"])
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
-const amqpUrl = z
-  .string()
-  .refine((value) => /^amqps?:\/\//.test(value), "must be an amqp:// or amqps:// URL");
+/**
+ * A connection URL the client library can use. The messages never repeat the value: it may
+ * hold a password.
+ */
+function connectionUrl(protocols: readonly string[], expected: string, pathRule?: { test: RegExp; message: string }) {
+  return z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      // Also a port outside 0-65535 or a space in the host.
+      ctx.addIssue({ code: "custom", message: `${expected} (it does not parse: check the host and port)` });
+      return;
+    }
+    if (!protocols.includes(url.protocol)) ctx.addIssue({ code: "custom", message: expected });
+    else if (pathRule && !pathRule.test.test(url.pathname)) ctx.addIssue({ code: "custom", message: pathRule.message });
+  });
+}
 
-const redisUrl = z
-  .string()
-  .refine((value) => /^rediss?:\/\//.test(value), "must be a redis:// or rediss:// URL");
+const amqpUrl = connectionUrl(["amqp:", "amqps:"], "must be an amqp:// or amqps:// URL");
+
+// ioredis reads the path as the database number.
+const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or rediss:// URL", { test: /^(\/\d*)?$/, message: "its path must be a database number (redis://host:6379/0)" });
 
 const milliseconds = z.coerce.number().int().min(1).max(2_147_483_647);
 
 /** The environment table of DESIGN.md, parsed in one place. */
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, "must be a port number (0-65535; 0 picks a free one)")
+    .transform(Number)
+    .pipe(z.number().max(65_535, "must be a port number (0-65535; 0 picks a free one)"))
+    .default(3000),
   AMQP_URL: amqpUrl.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   /** Prepended to every Redis key, so several deployments can share one Redis. */

@@ -61,6 +61,28 @@ export function maskUrl(url: string): string {
   }
 }
 
+/**
+ * `text` without the passwords and tokens the environment holds (the URLs' passwords, plain
+ * and percent-decoded, ADMIN_TOKEN, CALLBACK_SECRET), for printing an error nobody shaped.
+ */
+export function redactEnvironmentSecrets(text: string, env: Record<string, string | undefined>): string {
+  const secrets = [env.ADMIN_TOKEN, env.CALLBACK_SECRET];
+  for (const url of [env.AMQP_URL, env.REDIS_URL]) {
+    // By pattern, not by URL parsing: the URL may be the thing that did not parse.
+    const password = url?.match(/^[a-z]+:\/\/[^:@/]*:([^@/]+)@/i)?.[1];
+    if (password) secrets.push(password, decodedOrSame(password));
+  }
+  return secrets.filter((secret): secret is string => !!secret).reduce((redacted, secret) => redacted.replaceAll(secret, "***"), text);
+}
+
+function decodedOrSame(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 let stdout: pino.DestinationStream | undefined;
 
 /** One stdout destination per process, however many loggers write to it: one buffer, one exit hook. */

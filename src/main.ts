@@ -4,6 +4,7 @@ import { isCommand, runCommand } from "./cli/run-command";
 import { processOutput } from "./cli/output";
 import { ConfigError, loadConfig } from "./config";
 import { ConnectError } from "./connect-error";
+import { redactEnvironmentSecrets } from "./log";
 import { HandlerLoadError } from "./runtime/load-handlers";
 
 /** Errors whose message is the whole story: printed without a stack, exit code 1. */
@@ -23,7 +24,8 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (STARTUP_ERRORS.some((type) => error instanceof type)) {
     console.error(`order-pipeline: cannot start: ${(error as Error).message}`);
   } else {
-    console.error("order-pipeline: cannot start:", error);
+    // Printed whole (stack, a client library's fields such as the URL it was given): secrets cut out.
+    console.error(`order-pipeline: cannot start: ${redactEnvironmentSecrets(Bun.inspect(error), process.env)}`);
   }
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { redactEnvironmentSecrets } from "../src/log";
 import { captureLogs } from "./helpers/log-capture";
 
 test("credentials in a log line or its bindings are printed as [redacted], the logged object untouched", () => {
@@ -45,4 +46,18 @@ test("stdout lines leave at the end of their turn, without waiting for more, and
   expect(await child.exited).toBe(0);
   const steps = text.trim().split("\n").map((line) => (JSON.parse(line) as { step: number }).step);
   expect(steps).toEqual([1, 2, 3]);
+});
+
+test("an unshaped error printout loses the environment's passwords and tokens, plain and percent-encoded", () => {
+  const env = {
+    AMQP_URL: "amqp://app:p%40ss-amqp@broker:5672/orders",
+    REDIS_URL: "redis://:redis-pw@cache:99999/8",
+    ADMIN_TOKEN: "admin-tok",
+    CALLBACK_SECRET: "cb-secret",
+  };
+  const printout = `Error: connect failed { input: "redis://:redis-pw@cache:99999/8", amqp: "p%40ss-amqp" / "p@ss-amqp", token: admin-tok, key: cb-secret }`;
+  const redacted = redactEnvironmentSecrets(printout, env);
+  expect(redacted).not.toMatch(/redis-pw|p%40ss-amqp|p@ss-amqp|admin-tok|cb-secret/);
+  expect(redacted).toContain('input: "redis://:***@cache:99999/8"');
+  expect(redactEnvironmentSecrets("nothing to hide", {})).toBe("nothing to hide");
 });

@@ -53,6 +53,27 @@ describe("configuration", () => {
   });
 });
 
+describe("connection settings", () => {
+  test("a URL or port the clients could not use is refused naming the variable, never printing a password", async () => {
+    const result = await runMain({
+      REDIS_URL: "redis://:redis-pw@127.0.0.1:99999/8",
+      AMQP_URL: "amqp://app:amqp-pw@broker:notaport/",
+      PORT: "0x10",
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("REDIS_URL: must be a redis:// or rediss:// URL");
+    expect(result.stderr).toContain("AMQP_URL: must be an amqp:// or amqps:// URL");
+    expect(result.stderr).toContain("PORT: must be a port number");
+    expect(result.stderr).not.toMatch(/redis-pw|amqp-pw/);
+  });
+
+  test("REDIS_URL's path is the database number", () => {
+    expect(() => loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/abc" })).toThrow("REDIS_URL: its path must be a database number");
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/3" }).REDIS_URL).toBe("redis://127.0.0.1:6379/3");
+    expect(loadConfig({ PORT: "0" }).PORT).toBe(0);
+  });
+});
+
 describe("handlers", () => {
   const plans = (handler: string) => [{ name: "process_order", handler, queue: "q", vhost: "/", retry: {} as never }];
 
