@@ -28,6 +28,8 @@ const amqpUrl = connectionUrl(["amqp:", "amqps:"], "must be an amqp:// or amqps:
 // ioredis reads the path as the database number.
 const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or rediss:// URL", { test: /^(\/\d*)?$/, message: "its path must be a database number (redis://host:6379/0)" });
 
+export const DEFAULT_ORDER_TIMEOUT_MS = 900_000;
+
 const milliseconds = z.coerce.number().int().min(1).max(2_147_483_647);
 
 /** The environment table of DESIGN.md, parsed in one place. */
@@ -49,7 +51,7 @@ const envSchema = z.object({
   CALLBACK_SECRET: z.string().min(1).optional(),
   CALLBACK_ALLOW_PRIVATE: booleanFlag.default(false),
   SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),
-  ORDER_TIMEOUT_MS: milliseconds.default(900_000),
+  ORDER_TIMEOUT_MS: milliseconds.default(DEFAULT_ORDER_TIMEOUT_MS),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

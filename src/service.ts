@@ -82,6 +82,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       path: config.RASCAL_CONFIG,
       amqpUrlOverride: config.amqpUrlOverride ? config.amqpUrl : undefined,
       defaultAmqpUrl: config.amqpUrl,
+      orderTimeoutMs: config.ORDER_TIMEOUT_MS,
     });
   const runsWorkers = config.ROLE !== "api";
   const runsIntake = config.ROLE !== "worker";
@@ -195,7 +196,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   let intake: OrderIntake | undefined;
   if (runsIntake) {
-    intake = new OrderIntake(new OrderStore(pipelinedRedis), publisher, metrics, log, config.ORDER_TIMEOUT_MS, deferredWrites);
+    intake = new OrderIntake(new OrderStore(pipelinedRedis), publisher, metrics, log, deferredWrites);
     registerOrderRoutes(app, intake, orderStore);
     registerAdminRoutes(app, deadLetters, config.ADMIN_TOKEN);
     mountDocs(app);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import builtInTopology from "../../rascal.json";
+import { DEFAULT_ORDER_TIMEOUT_MS } from "../config";
 import { child, confirmedPublication, fanoutInto } from "./declare";
 import { expandRetryLadder, type RetryLadder } from "./retry-ladder";
 
@@ -73,6 +74,8 @@ export interface TopologyOptions {
   namespace?: string;
   /** Overrides for the config (tests): merged over the file's content before expansion. */
   transform?: (config: RascalConfig) => void;
+  /** ORDER_TIMEOUT_MS: the delay of the order-timeout queue, which is named after it. */
+  orderTimeoutMs?: number;
 }
 
 /** Loads and expands the topology; throws TopologyError naming the file and key on bad input. */
@@ -167,7 +170,7 @@ export function expandTopology(config: RascalConfig, source: string, options: To
 
   const orderVhost = handlerSubscriptions.find((plan) => plan.name === ORDER_SUBSCRIPTION)!.vhost;
   addDeadLetterTopology(config, orderVhost);
-  addOrderTimeoutTopology(config, orderVhost);
+  addOrderTimeoutTopology(config, orderVhost, options.orderTimeoutMs ?? DEFAULT_ORDER_TIMEOUT_MS);
 
   const queues = Object.entries(config.vhosts).flatMap(([, vhost]) =>
     isObject(vhost.queues) ? Object.keys(vhost.queues) : [],
@@ -185,17 +188,23 @@ function addDeadLetterTopology(config: RascalConfig, vhost: string): void {
 }
 
 /**
- * Order timeouts: every message waits in `orders.timeout` for the same ORDER_TIMEOUT_MS
- * (a per-message expiration, all equal, so none blocks behind another), then dead-letters
- * into `orders.expired`, whose consumer ends the order `expired` if it is still open.
+ * Order timeouts: a message waits in `orders.timeout.<ms>ms` for ORDER_TIMEOUT_MS (the queue's
+ * TTL), then dead-letters into `orders.expired`, whose consumer ends the order `expired` if it
+ * is still open. The queue is named after its delay like the retry tiers: RabbitMQ expires
+ * messages only from the head of a queue, so a longer timeout queued ahead (before
+ * ORDER_TIMEOUT_MS was lowered, or from a replica configured otherwise) would hold back every
+ * shorter one behind it. Each value gets its own queue, where all messages wait equally long.
  */
-function addOrderTimeoutTopology(config: RascalConfig, vhost: string): void {
+function addOrderTimeoutTopology(config: RascalConfig, vhost: string, orderTimeoutMs: number): void {
   const target = config.vhosts[vhost]!;
   const queues = child(target, "queues");
-  queues["orders.timeout"] ??= { options: { durable: true, arguments: { "x-dead-letter-exchange": "order_timeouts" } } };
+  const timeoutQueue = `orders.timeout.${orderTimeoutMs}ms`;
+  queues[timeoutQueue] ??= {
+    options: { durable: true, arguments: { "x-dead-letter-exchange": "order_timeouts", "x-message-ttl": orderTimeoutMs } },
+  };
   queues["orders.expired"] ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
   fanoutInto(target, "order_timeouts", "orders.expired");
-  config.publications[ORDER_TIMEOUT_PUBLICATION] ??= confirmedPublication(vhost, { queue: "orders.timeout" });
+  config.publications[ORDER_TIMEOUT_PUBLICATION] ??= confirmedPublication(vhost, { queue: timeoutQueue });
   config.subscriptions[ORDER_TIMEOUT_SUBSCRIPTION] ??= { vhost, queue: "orders.expired", prefetch: 16 };
 }
 

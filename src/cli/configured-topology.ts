@@ -7,5 +7,6 @@ export function configuredTopology(config: Config): Topology {
     path: config.RASCAL_CONFIG,
     amqpUrlOverride: config.amqpUrlOverride ? config.amqpUrl : undefined,
     defaultAmqpUrl: config.amqpUrl,
+    orderTimeoutMs: config.ORDER_TIMEOUT_MS,
   });
 }

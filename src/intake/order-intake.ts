@@ -37,10 +37,9 @@ export class OrderIntake {
     private readonly publisher: Publisher,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    orderTimeoutMs: number,
     private readonly deferred: DeferredWrites,
   ) {
-    this.timeouts = new OrderTimeouts(publisher, log, orderTimeoutMs);
+    this.timeouts = new OrderTimeouts(publisher, log);
   }
 
   /** Sends the timeout messages still waiting for their batch (before the publisher closes). */

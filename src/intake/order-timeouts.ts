@@ -20,7 +20,8 @@ const MAX_BATCH = 500;
 export const TIMEOUT_BATCH_WINDOW_MS = 50;
 
 /**
- * Schedules the ORDER_TIMEOUT_MS delayed message of accepted orders. The orders accepted within
+ * Schedules the delayed message of accepted orders (it waits ORDER_TIMEOUT_MS in the timeout
+ * queue, see topology.ts). The orders accepted within
  * TIMEOUT_BATCH_WINDOW_MS share one message: under load the broker then stores one delayed
  * message per window instead of one per order (a persistent message in a classic queue costs
  * the broker about as much CPU as the order itself, and the broker shares the machine). A window
@@ -37,7 +38,6 @@ export class OrderTimeouts {
   constructor(
     private readonly publisher: Publisher,
     private readonly log: Logger,
-    private readonly orderTimeoutMs: number,
   ) {}
 
   schedule(timeout: PendingTimeout): void {
@@ -60,11 +60,11 @@ export class OrderTimeouts {
     this.pending = [];
     const only = batch.length === 1 ? batch[0]! : undefined;
     const sent = only
-      ? this.publisher.publish(ORDER_TIMEOUT_PUBLICATION, { orderId: only.orderId }, { messageId: `${only.orderId}:timeout`, headers: only.headers, expirationMs: this.orderTimeoutMs })
+      ? this.publisher.publish(ORDER_TIMEOUT_PUBLICATION, { orderId: only.orderId }, { messageId: `${only.orderId}:timeout`, headers: only.headers })
       : this.publisher.publish(
           ORDER_TIMEOUT_PUBLICATION,
           { orders: batch.map(({ orderId, requestId }) => ({ orderId, requestId })) } satisfies OrderTimeoutBatch,
-          { messageId: `timeouts:${batch[0]!.orderId}:${batch.length}`, expirationMs: this.orderTimeoutMs },
+          { messageId: `timeouts:${batch[0]!.orderId}:${batch.length}` },
         );
     const settled = sent.catch((error: unknown) => {
       for (const { orderId, requestId } of batch) this.log.warn({ orderId, requestId, err: error }, "order timeout not scheduled");

@@ -56,6 +56,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     amqpUrlOverride: config.amqpUrlOverride ? config.amqpUrl : undefined,
     namespace,
     transform: options.transform,
+    orderTimeoutMs: config.ORDER_TIMEOUT_MS,
   });
   const service = await startService({
     config,
