@@ -47,3 +47,23 @@ test("an order that completes in time is not touched by its timeout", async () =
   expect(order.status).toBe("completed");
   expect(order.history.map((h) => h.status)).toEqual(["accepted", "processing", "completed"]);
 });
+
+test("a replayed order gets ORDER_TIMEOUT_MS again: the timeout from its acceptance no longer ends it", async () => {
+  const admin = { Authorization: "Bearer test-admin-token" };
+  service = await startTestService({
+    // The replayed run holds until shutdown: a short drain keeps the clean-up quick.
+    env: { ORDER_TIMEOUT_MS: "1500", ADMIN_TOKEN: "test-admin-token", SHUTDOWN_TIMEOUT_MS: "300" },
+    transform: useOrderHandler("permanent-then-hang"),
+  });
+  const { id } = (await (await service.post(sampleOrder())).json()) as OrderJson;
+  await service.waitForOrder(id, (order) => order.status === "dead_lettered");
+  // Replay close to the end of the first timeout, which then passes while the replay runs.
+  await Bun.sleep(1000);
+  const { items } = (await (await service.app.request("/admin/dead-letters", { headers: admin })).json()) as { items: { id: string }[] };
+  expect((await service.app.request(`/admin/dead-letters/${items[0]!.id}/replay`, { method: "POST", headers: admin })).status).toBe(202);
+
+  const expired = await service.waitForOrder(id, (order) => order.status === "expired");
+  const at = (status: string) => Date.parse(expired.history.findLast((entry) => entry.status === status)!.at);
+  expect(at("expired") - at("replayed")).toBeGreaterThanOrEqual(1400);
+  expect(expired.history.map((entry) => entry.status).slice(-3)).toEqual(["replayed", "processing", "expired"]);
+});

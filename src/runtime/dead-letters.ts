@@ -1,5 +1,5 @@
 import type { Publisher } from "../broker/publisher";
-import type { SubscriptionPlan } from "../broker/topology";
+import { ORDER_TIMEOUT_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
 import type { Logger } from "../log";
 import type { DeadLetter, DeadLetterStore } from "../store/dead-letter-store";
 import type { MessageLedger } from "../store/message-ledger";
@@ -48,7 +48,7 @@ export class DeadLetters {
       orderId: entry.subscription === this.orderSubscription && entry.orderId ? entry.orderId : undefined,
     };
     const now = new Date().toISOString();
-    await this.ledger.reopen(ref, now);
+    const reopened = await this.ledger.reopen(ref, now);
     try {
       await this.publisher.publish(plan.retry.requeuePublication, Buffer.from(entry.payload, "utf8"), {
         messageId: entry.messageId,
@@ -64,7 +64,21 @@ export class DeadLetters {
     }
     await this.store.remove(id);
     this.log.info({ deadLetterId: id, orderId: entry.orderId, messageId: entry.messageId, queue: entry.queue }, "dead letter replayed");
+    if (ref.orderId && reopened) await this.scheduleTimeout(ref.orderId, now, entry.headers);
     return true;
+  }
+
+  /**
+   * The re-opened order gets ORDER_TIMEOUT_MS again, like a new one: its first timeout has
+   * passed or no longer counts. Like the intake's, it is a safety net: the replay stands if it
+   * cannot be scheduled.
+   */
+  private async scheduleTimeout(orderId: string, replayedAt: string, headers: Record<string, string>): Promise<void> {
+    try {
+      await this.publisher.publish(ORDER_TIMEOUT_PUBLICATION, { orderId, replayedAt }, { messageId: `${orderId}:timeout:${replayedAt}`, headers });
+    } catch (error) {
+      this.log.warn({ orderId, err: error }, "timeout of the replayed order not scheduled");
+    }
   }
 
   /** Replays every dead letter; stops at the first the broker refuses. Returns how many went. */

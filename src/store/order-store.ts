@@ -147,11 +147,15 @@ export class OrderStore {
     await runScript(this.redis, "orderCallbackState", SET_CALLBACK_STATE, [keys.order(orderId)], [JSON.stringify(state)]);
   }
 
-  /** Ends an unfinished order `expired`. */
-  async expire(orderId: string, now: string, detail: string): Promise<Transition> {
+  /**
+   * Ends an unfinished order `expired`, unless a replay re-opened it after this timeout was
+   * scheduled (`replayedAt`: the replay this timeout belongs to, none for acceptance's).
+   */
+  async expire(orderId: string, now: string, detail: string, replayedAt = ""): Promise<Transition> {
     const answer = await runScript(this.redis, "orderExpire", EXPIRE_ORDER, [keys.order(orderId), keys.history(orderId)], [
       now,
       historyEntry("expired", now, detail),
+      replayedAt,
     ]);
     return toTransition(answer);
   }

@@ -189,11 +189,17 @@ end
 return {1, length, order[2]}
 `;
 
-/** KEYS: order, history · ARGV: now, entry · ends an unfinished order 'expired'; answers like FINISH. */
+/**
+ * KEYS: order, history · ARGV: now, entry, replayedAt ('' for the timeout scheduled at
+ * acceptance) · ends an unfinished order 'expired' if this timeout is its latest; answers like FINISH.
+ */
 export const EXPIRE_ORDER = `
 ${TERMINAL}
-local status = redis.call('HGET', KEYS[1], 'status')
+local fields = redis.call('HMGET', KEYS[1], 'status', 'replayedAt')
+local status = fields[1]
 if not status or terminal[status] then return {0} end
+-- A replay re-opened the order after this timeout was scheduled: the replay's own timeout ends it.
+if (fields[2] or '') ~= ARGV[3] then return {0} end
 redis.call('HSET', KEYS[1], 'status', 'expired', 'updatedAt', ARGV[1])
 redis.call('HDEL', KEYS[1], 'nextRetryAt')
 local length = redis.call('RPUSH', KEYS[2], ARGV[2])
@@ -202,14 +208,15 @@ return {1, length, redis.call('HGET', KEYS[1], 'doc')}
 
 /**
  * KEYS: msg, order, history · ARGV: now, entry, track, retentionMs · re-opens a dead-lettered message for a
- * replay: attempts start again from 0 and the dedup marker is cleared.
+ * replay: attempts start again from 0 and the dedup marker is cleared. `replayedAt` = now marks
+ * the timeouts scheduled before as stale (see EXPIRE_ORDER).
  */
 export const REOPEN = `
 redis.call('DEL', KEYS[1])
 if ARGV[3] ~= '1' then return 1 end
 local status = redis.call('HGET', KEYS[2], 'status')
 if status ~= 'dead_lettered' then return 0 end
-redis.call('HSET', KEYS[2], 'status', 'accepted', 'attempts', 0, 'updatedAt', ARGV[1])
+redis.call('HSET', KEYS[2], 'status', 'accepted', 'attempts', 0, 'updatedAt', ARGV[1], 'replayedAt', ARGV[1])
 redis.call('HDEL', KEYS[2], 'error', 'nextRetryAt')
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
