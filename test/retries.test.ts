@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { DeadLetterStore } from "../src/store/dead-letter-store";
 import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
 
 let service: TestService | undefined;
@@ -142,10 +143,18 @@ describe("admin API", () => {
     expect(removed.status).toBe(204);
     expect((await service.app.request(`/admin/dead-letters/${items[0]!.id}`, { method: "DELETE", headers: ADMIN })).status).toBe(404);
 
+    // One more, left by a subscription rascal.json no longer declares: it cannot go, the others still do.
+    const orphan = { ...(await new DeadLetterStore(service.testRedis).get(items[1]!.id))!, subscription: "retired_subscription" };
+    orphan.id = DeadLetterStore.idFor(orphan.subscription, orphan.messageId);
+    await new DeadLetterStore(service.testRedis).save(orphan);
+
     await service.testRedis.set("fixed", "1");
     const all = await service.app.request("/admin/dead-letters/replay", { method: "POST", headers: ADMIN });
     expect(all.status).toBe(202);
-    expect(await all.json()).toEqual({ replayed: 2 });
+    const result = (await all.json()) as { replayed: number; failed: { id: string; detail: string }[] };
+    expect(result.replayed).toBe(2);
+    expect(result.failed).toEqual([{ id: orphan.id, detail: expect.stringContaining('"retired_subscription", which rascal.json no longer declares') }]);
+    expect((await adminList(service)).map((item) => item.id)).toEqual([orphan.id]);
     for (const item of items.slice(1)) await service.waitForOrder(item.orderId, (order) => order.status === "completed");
     const deleted = (await (await service.getOrder(items[0]!.orderId)).json()) as OrderJson;
     expect(deleted.status).toBe("dead_lettered");

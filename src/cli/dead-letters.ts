@@ -33,8 +33,10 @@ export async function deadLettersCommand(args: readonly string[], deadLetters: D
         return 1;
       }
       case "replay-all": {
-        output.out(`replayed ${await deadLetters.replayAll()}`);
-        return 0;
+        const { replayed, failed } = await deadLetters.replayAll();
+        output.out(`replayed ${replayed}`);
+        for (const { id, detail } of failed) output.err(`not replayed ${id}: ${detail}`);
+        return failed.length > 0 ? 1 : 0;
       }
       case "delete": {
         if (!argument) return usage(output, "delete needs a dead-letter id (see dead-letters list)");

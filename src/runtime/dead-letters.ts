@@ -8,6 +8,12 @@ export class ReplayError extends Error {
   override name = "ReplayError";
 }
 
+export interface ReplayAllResult {
+  replayed: number;
+  /** The dead letters that stayed, and why. */
+  failed: { id: string; detail: string }[];
+}
+
 /**
  * What operators do with dead letters (admin API and CLI share it). A replay re-opens the
  * message (fresh attempts, dedup cleared, the order back to `accepted` with a `replayed`
@@ -81,12 +87,20 @@ export class DeadLetters {
     }
   }
 
-  /** Replays every dead letter; stops at the first the broker refuses. Returns how many went. */
-  async replayAll(): Promise<number> {
-    let replayed = 0;
+  /**
+   * Replays every dead letter. One that cannot go (its subscription is gone, the broker refused
+   * it) stays a dead letter and is reported; the others still go.
+   */
+  async replayAll(): Promise<ReplayAllResult> {
+    const result: ReplayAllResult = { replayed: 0, failed: [] };
     for (const entry of await this.store.list(100_000)) {
-      if (await this.replay(entry.id)) replayed += 1;
+      try {
+        if (await this.replay(entry.id)) result.replayed += 1;
+      } catch (error) {
+        if (!(error instanceof ReplayError)) throw error;
+        result.failed.push({ id: entry.id, detail: error.message });
+      }
     }
-    return replayed;
+    return result;
   }
 }

@@ -51,8 +51,15 @@ const replayAllRoute = createRoute({
   summary: "Replay every dead letter",
   security,
   responses: {
-    202: { description: "Replayed", content: { "application/json": { schema: z.object({ replayed: z.number().int() }) } } },
-    503: brokerUnavailable,
+    202: {
+      description: "Replayed; `failed` lists the dead letters that could not go and stay (present only when some did not)",
+      content: {
+        "application/json": {
+          schema: z.object({ replayed: z.number().int(), failed: z.array(z.object({ id: z.string(), detail: z.string() })).optional() }),
+        },
+      },
+    },
+    503: problem("None could be replayed (the broker did not confirm them); retry after Retry-After seconds", { retryAfter: true }),
     ...authFailure,
   },
 });
@@ -91,8 +98,11 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deadLetters: DeadL
   });
 
   app.openapi(replayAllRoute, async (c) => {
-    const replayed = await withReplayErrors(() => deadLetters.replayAll());
-    return c.json({ replayed }, 202);
+    const { replayed, failed } = await deadLetters.replayAll();
+    if (replayed === 0 && failed.length > 0) {
+      throw unavailable(`no dead letter could be replayed (${failed.length} failed; first: ${failed[0]!.detail})`);
+    }
+    return c.json(failed.length > 0 ? { replayed, failed } : { replayed }, 202);
   });
 
   app.openapi(replayOneRoute, async (c) => {
