@@ -127,6 +127,22 @@ describe("rascal.json", () => {
     }
   });
 
+  test("a publication to an exchange or queue the vhost does not declare names the file and the key", async () => {
+    for (const [kind, patch] of [
+      ["exchange", { exchange: "no_such_exchange" }],
+      ["queue", { exchange: undefined, queue: "no_such_queue" }],
+    ] as const) {
+      const topology = await baseTopology();
+      topology.publications.order_completed = { ...topology.publications.order_completed, ...patch };
+      const file = tempTopology(topology);
+      try {
+        expect(() => load(file.path)).toThrow(`${file.path}: publications.order_completed.${kind}: ${kind} "no_such_${kind}" is not declared in vhosts./.${kind}s`);
+      } finally {
+        file.cleanup();
+      }
+    }
+  });
+
   test("a topology Rascal rejects stops start-up naming the file and the key", async () => {
     const topology = await baseTopology();
     topology.subscriptions.process_order.retries = 3;

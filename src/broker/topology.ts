@@ -132,6 +132,8 @@ export function expandTopology(config: RascalConfig, source: string, options: To
     if (options.namespace) vhost.namespace = options.namespace;
   }
 
+  checkPublicationTargets(config, fail);
+
   const orderPublication = config.publications[ORDER_PUBLICATION];
   if (!isObject(orderPublication)) fail(`publications.${ORDER_PUBLICATION}`, "is required: the intake publishes every order through it");
   const orderSubscription = config.subscriptions[ORDER_SUBSCRIPTION];
@@ -206,6 +208,33 @@ function addOrderTimeoutTopology(config: RascalConfig, vhost: string, orderTimeo
   fanoutInto(target, "order_timeouts", "orders.expired");
   config.publications[ORDER_TIMEOUT_PUBLICATION] ??= confirmedPublication(vhost, { queue: timeoutQueue });
   config.subscriptions[ORDER_TIMEOUT_SUBSCRIPTION] ??= { vhost, queue: "orders.expired", prefetch: 16 };
+}
+
+/**
+ * Every publication names an exchange or queue its vhost declares. Rascal itself fails on an
+ * undeclared exchange with an internal error that names neither the file nor the key.
+ */
+function checkPublicationTargets(config: RascalConfig, fail: (key: string, message: string) => never): void {
+  for (const [name, publication] of Object.entries(config.publications)) {
+    if (!isObject(publication)) fail(`publications.${name}`, "must be an object");
+    const vhostName = typeof publication.vhost === "string" ? publication.vhost : "/";
+    const vhost = config.vhosts[vhostName];
+    if (!vhost) fail(`publications.${name}.vhost`, `vhost "${vhostName}" is not declared in vhosts`);
+    for (const kind of ["exchange", "queue"] as const) {
+      const target = publication[kind];
+      // "" is the default exchange, which every vhost has.
+      if (typeof target !== "string" || target === "") continue;
+      if (!declaredNames(vhost[`${kind}s`]).includes(target)) {
+        fail(`publications.${name}.${kind}`, `${kind} "${target}" is not declared in vhosts.${vhostName}.${kind}s`);
+      }
+    }
+  }
+}
+
+/** The names in a vhost's `exchanges` or `queues`, declared as an object or as a list. */
+function declaredNames(declared: unknown): string[] {
+  if (Array.isArray(declared)) return declared.map((entry) => (typeof entry === "string" ? entry : isObject(entry) ? String(entry.name) : ""));
+  return isObject(declared) ? Object.keys(declared) : [];
 }
 
 function vhostOfQueue(config: RascalConfig, queue: string, declared: unknown, fail: (message: string) => never): string {
