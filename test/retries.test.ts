@@ -119,6 +119,9 @@ describe("admin API", () => {
     expect(wrong.headers.get("content-type")).toContain("application/problem+json");
     expect((await service.app.request("/admin/dead-letters/replay", { method: "POST" })).status).toBe(401);
     expect((await service.app.request("/admin/dead-letters/0123", { method: "DELETE" })).status).toBe(401);
+    expect((await service.app.request("/admin/dead-letters", { headers: { Authorization: "Bearer TEST-ADMIN-TOKEN" } })).status).toBe(401);
+    // The scheme's name is case-insensitive, the token is not.
+    expect((await service.app.request("/admin/dead-letters", { headers: { Authorization: "bearer test-admin-token" } })).status).toBe(200);
     await service.close();
 
     service = await startTestService();

@@ -13,7 +13,8 @@ export function bearerToken(token: string | undefined): MiddlewareHandler {
   return async (c, next) => {
     if (!expected) throw new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`);
     const header = c.req.header("Authorization") ?? "";
-    const match = /^Bearer (.+)$/.exec(header);
+    // The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
+    const match = /^Bearer +(.+)$/i.exec(header);
     if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
       throw new ProblemError(401, "a valid bearer token is required", { headers: { "WWW-Authenticate": 'Bearer realm="admin"' } });
     }
