@@ -108,6 +108,15 @@ describe("retry ladder", () => {
     };
     expect((await waitForEntry())[0]).toMatchObject({ orderId: id, reason: "permanent", attempts: 1 });
   });
+
+  test("ctx.publish to a publication rascal.json does not declare is a permanent error, not retried", async () => {
+    service = await startTestService({ transform: useOrderHandler("publish-unknown", { delays: [50], maxAttempts: 5 }) });
+    const id = await placeOrder(service);
+    const dead = await service.waitForOrder(id, (order) => order.status === "dead_lettered");
+    expect(dead.error).toEqual({ message: 'ctx.publish: no publication "order_shipped_typo" in rascal.json\'s publications', permanent: true });
+    await Bun.sleep(300);
+    expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
+  });
 });
 
 describe("admin API", () => {

@@ -75,6 +75,11 @@ export class Publisher {
     }
   }
 
+  /** Whether rascal.json declares this publication. */
+  declares(publication: string): boolean {
+    return publication in this.config.publications;
+  }
+
   /** Every confirm channel is connected and not blocked by a resource alarm. */
   get ready(): boolean {
     return [...this.channels.values()].every((channel) => channel.ready);

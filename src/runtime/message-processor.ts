@@ -10,7 +10,7 @@ import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, sleep } from "./backoff";
 import { DL_HEADERS, type DeadLetterReason } from "./dead-letter-reason";
 import { carriedHeaders } from "./message-headers";
-import { isPermanent } from "./permanent-error";
+import { isPermanent, PermanentError } from "./permanent-error";
 import type Redis from "ioredis";
 import type { OrderEvents } from "./order-events";
 
@@ -235,6 +235,10 @@ export class MessageProcessor {
       redis: this.deps.redis,
       signal: this.deps.shutdown,
       publish: async (publication, payload, options) => {
+        // A name rascal.json does not declare fails the same on every retry.
+        if (!this.deps.publisher.declares(publication)) {
+          throw new PermanentError(`ctx.publish: no publication "${publication}" in rascal.json's publications`);
+        }
         published += 1;
         const messageId = options?.messageId ?? `${ref.messageId}:${publication}:${published}`;
         await this.deps.publisher.publish(publication, payload, { messageId, headers });
