@@ -3,7 +3,7 @@ import type { PrivateRabbitMQ, QueueDepth } from "../helpers/private-rabbitmq";
 
 const TERMINAL = new Set(["completed", "dead_lettered", "expired"]);
 /** Delay queues hold messages by design (retry tiers, order timeouts): not part of "drained". */
-const HOLDING_QUEUE = /\.retry\.\d+ms$|^orders\.timeout$/;
+const HOLDING_QUEUE = /\.retry\.\d+ms$|^orders\.timeout\.\d+ms$/;
 
 export interface OrderFacts {
   id: string;
