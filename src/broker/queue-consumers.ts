@@ -13,12 +13,23 @@ export type Settlement = "ack" | "requeue";
  */
 export type OnDelivery = (message: ConsumeMessage, content: unknown, invalid?: Error) => Promise<Settlement>;
 
+/** Declares a subscription's queue again (with its bindings) as rascal.json has it. */
+export type Redeclare = (channel: Channel, subscription: ResolvedSubscription) => Promise<void>;
+
 interface Consumer {
   subscription: ResolvedSubscription;
   onDelivery: OnDelivery;
   /** The channel consuming now, with its consumer tag (once the broker gave it) and pending acks. */
   active?: { channel: Channel; consumerTag?: string; acks: AckBatcher };
+  /** A restore of this consumer alone is scheduled (see `restoreLater`). */
+  restoring?: boolean;
+  /** The wait before its next restore; grows while restoring fails. */
+  restoreDelayMs?: number;
 }
+
+/** First wait before a lost consumer is restored on its own; doubles up to the maximum. */
+const RESTORE_MIN_MS = 500;
+const RESTORE_MAX_MS = 5000;
 
 /**
  * The subscriptions of one vhost, consumed on a connection of the service's own (Rascal still
@@ -26,14 +37,22 @@ interface Consumer {
  * its prefetch; the acks of one turn of the event loop leave in one write, contiguous ones as a
  * single frame (see AckBatcher). After a connection loss it reconnects and consumes again;
  * deliveries that were running then are redelivered by the broker, so their settlement is
- * dropped.
+ * dropped. A consumer the broker ends on its own (its queue was deleted) is restored alone,
+ * its queue declared again first, while the other subscriptions go on.
  */
 export class QueueConsumers {
   private readonly connection: AmqpConnection;
   private readonly consumers: Consumer[] = [];
   private cancelled = false;
+  /** Set once the first connection consumes: start-up fails on a queue it cannot consume, later losses do not. */
+  private started = false;
 
-  constructor(urls: readonly string[], name: string, private readonly log: Logger) {
+  constructor(
+    urls: readonly string[],
+    name: string,
+    private readonly log: Logger,
+    private readonly redeclare?: Redeclare,
+  ) {
     this.connection = new AmqpConnection(urls, name, log, {
       opened: (connection) => this.consumeAll(connection),
       lost: () => {
@@ -83,7 +102,49 @@ export class QueueConsumers {
 
   private async consumeAll(connection: ChannelModel): Promise<void> {
     if (this.cancelled) return;
-    for (const consumer of this.consumers) await this.consume(connection, consumer);
+    for (const consumer of this.consumers) {
+      try {
+        await this.consume(connection, consumer);
+      } catch (error) {
+        if (!this.started) throw error;
+        this.restoreLater(connection, consumer, error as Error);
+      }
+    }
+    this.started = true;
+  }
+
+  /**
+   * Consumes one subscription again on the same connection after the broker ended it (a
+   * deleted queue, a channel error): its queue is declared again first, with backoff while that
+   * fails. A connection lost meanwhile makes this moot: the new one consumes everything.
+   */
+  private restoreLater(connection: ChannelModel, consumer: Consumer, cause: Error): void {
+    if (consumer.restoring) return;
+    consumer.restoring = true;
+    const delayMs = consumer.restoreDelayMs ?? RESTORE_MIN_MS;
+    consumer.restoreDelayMs = Math.min(RESTORE_MAX_MS, delayMs * 2);
+    const name = consumer.subscription.name;
+    this.log.warn({ subscription: name, err: cause.message, retryInMs: delayMs }, "subscription not consumed; restoring it, the others go on");
+    const timer = setTimeout(async () => {
+      consumer.restoring = false;
+      if (this.cancelled || this.connection.current !== connection || consumer.active) return;
+      try {
+        if (this.redeclare) {
+          const channel = await connection.createChannel();
+          try {
+            await this.redeclare(channel, consumer.subscription);
+          } finally {
+            await channel.close().catch(() => {});
+          }
+        }
+        await this.consume(connection, consumer);
+        consumer.restoreDelayMs = undefined;
+        this.log.info({ subscription: name }, "subscription consumed again");
+      } catch (error) {
+        this.restoreLater(connection, consumer, error as Error);
+      }
+    }, delayMs);
+    timer.unref?.();
   }
 
   private async consume(connection: ChannelModel, consumer: Consumer): Promise<void> {
@@ -95,8 +156,8 @@ export class QueueConsumers {
     channel.on("close", () => {
       if (consumer.active?.channel !== channel) return;
       consumer.active = undefined;
-      // The broker closed the channel (a queue deleted under us…): start over on a new connection.
-      if (!this.cancelled) this.connection.reset();
+      // The broker closed this channel (or the whole connection, which restoreLater then skips).
+      if (!this.cancelled) this.restoreLater(connection, consumer, new Error("consumer channel closed"));
     });
     // Active before the broker's consume-ok, so that no delivery can arrive on a channel its
     // settlement would not recognise.
@@ -105,8 +166,14 @@ export class QueueConsumers {
     const { consumerTag } = await channel.consume(
       subscription.source,
       (message) => {
-        // null: the broker cancelled the consumer (its queue was deleted).
-        if (!message) return void (this.cancelled || this.connection.reset());
+        // null: the broker cancelled the consumer (its queue was deleted). Closing the channel
+        // drops its unsettled deliveries' settlements (they went with the queue).
+        if (!message) {
+          if (consumer.active?.channel === channel) consumer.active = undefined;
+          void channel.close().catch(() => {});
+          if (!this.cancelled) this.restoreLater(connection, consumer, new Error("the broker cancelled the consumer (queue deleted?)"));
+          return;
+        }
         this.deliver(consumer, channel, acks, message);
       },
       subscription.options ?? {},

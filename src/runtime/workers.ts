@@ -1,6 +1,7 @@
 import type { ConsumeMessage } from "amqplib";
 import type { BrokerAsPromised } from "rascal";
 import { QueueConsumers, type OnDelivery, type Settlement } from "../broker/queue-consumers";
+import { redeclareQueue } from "../broker/redeclare-queue";
 import { resolvedConfig, vhostUrls, type ResolvedConfig } from "../broker/resolved-config";
 import type { SubscriptionPlan } from "../broker/topology";
 import type { Handler } from "../handler";
@@ -87,7 +88,9 @@ export class Workers {
     if (!subscription || urls.length === 0) throw new Error(`subscription ${name} has no connection to consume from`);
     let consumers = this.consumers.get(subscription.vhost);
     if (!consumers) {
-      consumers = new QueueConsumers(urls, `order-pipeline consumers (${subscription.vhost})`, this.log);
+      consumers = new QueueConsumers(urls, `order-pipeline consumers (${subscription.vhost})`, this.log, (channel, lost) =>
+        redeclareQueue(channel, config, lost),
+      );
       this.consumers.set(subscription.vhost, consumers);
     }
     consumers.add(subscription, (message: ConsumeMessage, content: unknown, invalid?: Error) => {
