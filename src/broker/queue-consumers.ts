@@ -124,10 +124,12 @@ export class QueueConsumers {
     const delayMs = consumer.restoreDelayMs ?? RESTORE_MIN_MS;
     consumer.restoreDelayMs = Math.min(RESTORE_MAX_MS, delayMs * 2);
     const name = consumer.subscription.name;
-    this.log.warn({ subscription: name, err: cause.message, retryInMs: delayMs }, "subscription not consumed; restoring it, the others go on");
     const timer = setTimeout(async () => {
       consumer.restoring = false;
       if (this.cancelled || this.connection.current !== connection || consumer.active) return;
+      // Logged only now: when the whole connection went, its channels closed too, and there is
+      // nothing to say beyond the connection's own warning.
+      this.log.warn({ subscription: name, err: cause.message }, "subscription not consumed; restoring it, the others go on");
       try {
         if (this.redeclare) {
           const channel = await connection.createChannel();
