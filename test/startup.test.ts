@@ -170,6 +170,23 @@ describe("rascal.json", () => {
     expect(result.stdout).not.toContain("guest:guest");
   });
 
+  test("topology print masks broker passwords in every form a connection can take", async () => {
+    const topology = await baseTopology();
+    const vhost = topology.vhosts["/"];
+    delete vhost.connection;
+    vhost.connections = ["amqp://orders:secret-1@rabbit-1:5672", { url: "amqp://orders:secret-2@rabbit-2:5672" }, { hostname: "rabbit-3", user: "orders", password: "secret-3" }];
+    const file = tempTopology(topology);
+    try {
+      const result = await runMain({ RASCAL_CONFIG: file.path }, ["topology", "print"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).not.toMatch(/secret-[123]/);
+      expect(result.stdout).toContain("amqp://orders:***@rabbit-1:5672");
+      expect(JSON.parse(result.stdout).vhosts["/"].connections[2]).toMatchObject({ hostname: "rabbit-3", password: "***" });
+    } finally {
+      file.cleanup();
+    }
+  });
+
   test("AMQP_URL replaces the connection of every vhost", () => {
     const topology = loadTopology({
       path: join(REPO, "rascal.json"),

@@ -6,13 +6,19 @@ import type { Output } from "./output";
 export function printTopology(config: Config, output: Output): number {
   const topology = configuredTopology(config);
   output.err(`topology from ${topology.source}`);
-  output.out(JSON.stringify(redactUrls(topology.rascal), null, 2));
+  output.out(JSON.stringify(redactCredentials(topology.rascal), null, 2));
   return 0;
 }
 
-/** The printed topology must not leak broker credentials. */
-function redactUrls(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value), (key, field) =>
-    key === "url" && typeof field === "string" ? field.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@") : field,
-  );
+/**
+ * The printed topology must not leak broker credentials, in whatever form rascal.json gives
+ * them: a URL anywhere (`connection`, a `connections` list, plain strings or `url` fields) or a
+ * connection object's `password`.
+ */
+function redactCredentials(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value), (key, field) => {
+    if (typeof field !== "string") return field;
+    if (/^pass(word)?$/i.test(key)) return "***";
+    return field.replace(/\/\/([^:@/]*):[^@/]*@/g, "//$1:***@");
+  });
 }
