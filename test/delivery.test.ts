@@ -71,3 +71,18 @@ test("an unroutable order gets no 202 and leaves nothing behind", async () => {
   expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
   expect((await service.metrics.ordersAccepted.get()).values[0]?.value ?? 0).toBe(0);
 });
+
+test("a handler of an event about an order gets the order's id in ctx, without tracking the event as the order", async () => {
+  service = await startTestService({
+    transform: (config) => {
+      config.subscriptions.notify_customer!.handler = "record-order-id";
+    },
+  });
+  const target = service;
+  const { id } = (await (await target.post(sampleOrder())).json()) as OrderJson;
+  await until("the completion event was handled", async () => (await target.testRedis.get("order-id:notify_customer")) !== null);
+  expect(await target.testRedis.get("order-id:notify_customer")).toBe(id);
+  const order = (await (await target.getOrder(id)).json()) as OrderJson;
+  expect(order.status).toBe("completed");
+  expect(order.history.map((entry) => entry.status)).toEqual(["accepted", "processing", "completed"]);
+});

@@ -71,7 +71,9 @@ export class MessageProcessor {
       orderId = parsed.data.orderId;
     }
     const ref: MessageRef = { subscription: this.plan.name, messageId, orderId, owner: this.deps.ledger.newOwner() };
-    const bindings = { messageId, orderId, requestId: headers["x-request-id"], traceparent: headers.traceparent };
+    // The order an event is about travels in its x-order-id header: for ctx and the log lines,
+    // not for status tracking, which only the order's own subscription does.
+    const bindings = { messageId, orderId: orderId ?? headers["x-order-id"], requestId: headers["x-request-id"], traceparent: headers.traceparent };
     // Until the claim names the attempt, a logger is only needed on the rare paths that log:
     // made on first use, so that a message gets one child logger, not two.
     let messageLog: Logger | undefined;
@@ -231,7 +233,7 @@ export class MessageProcessor {
       headers: { ...(message.properties.headers ?? {}) },
       log,
       subscription: this.plan.name,
-      orderId: ref.orderId,
+      orderId: ref.orderId ?? headers["x-order-id"],
       redis: this.deps.redis,
       signal: this.deps.shutdown,
       publish: async (publication, payload, options) => {
