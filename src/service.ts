@@ -143,7 +143,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     for (const plan of topology.handlerSubscriptions) {
       log.info(
         { subscription: plan.name, handler: plan.handler, queue: plan.queue, retryDelaysMs: plan.retry.delays, maxAttempts: plan.retry.maxAttempts },
-        "subscription ready (see --print-topology for the full expanded topology)",
+        "subscription ready (`order-pipeline topology print` shows the full expanded topology)",
       );
     }
   }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { deadLettersCommand } from "../src/cli/dead-letters";
 import { healthcheck } from "../src/cli/healthcheck";
+import { runCommand } from "../src/cli/run-command";
 import type { Output } from "../src/cli/output";
 import { loadConfig } from "../src/config";
 import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
@@ -99,4 +100,22 @@ test("healthcheck exits 0 while the service answers on PORT, 1 once it is gone",
   const down = captureOutput();
   expect(await healthcheck(config, [], down)).toBe(1);
   expect(down.stderr.join("\n")).toContain("/healthz");
+});
+
+test("a mistyped option or an extra argument is a usage error (exit 2), before anything is touched", async () => {
+  const config = loadConfig({ PORT: "1" });
+  for (const argv of [
+    ["healthcheck", "--readyy"],
+    ["topology", "print", "extra"],
+    ["--print-topology", "--pretty"],
+    ["dead-letters", "list", "--bogus"],
+    ["dead-letters", "list", "extra"],
+    ["dead-letters", "replay", "a", "b"],
+    ["dead-letters", "purge", "--force"],
+    ["dead-letters", "unknown"],
+  ]) {
+    const output = captureOutput();
+    expect({ argv, code: await runCommand(argv, config, output) }).toEqual({ argv, code: 2 });
+    expect(output.stderr.join("\n")).toMatch(/unknown|unexpected/);
+  }
 });

@@ -1,5 +1,6 @@
 import { ReplayError, type DeadLetters } from "../runtime/dead-letters";
 import type { DeadLetter } from "../store/dead-letter-store";
+import { argumentProblem, type Accepts } from "./arguments";
 import type { Output } from "./output";
 
 export const DEAD_LETTERS_USAGE = `order-pipeline dead-letters <command>
@@ -8,6 +9,23 @@ export const DEAD_LETTERS_USAGE = `order-pipeline dead-letters <command>
   replay-all        replay every dead letter
   delete <id>       delete one
   purge --yes       delete every dead letter`;
+
+const COMMANDS: Record<string, Accepts> = {
+  list: { positionals: 0, flags: ["--json"] },
+  replay: { positionals: 1 },
+  "replay-all": { positionals: 0 },
+  delete: { positionals: 1 },
+  purge: { positionals: 0, flags: ["--yes"] },
+};
+
+/** Why `dead-letters <args>` is not a valid command line, or undefined (checked before connecting). */
+export function deadLettersArgumentProblem(args: readonly string[]): string | undefined {
+  const [command, ...rest] = args;
+  if (!command) return "a command is needed";
+  const accepts = COMMANDS[command];
+  if (!accepts) return `unknown command "${command}"`;
+  return argumentProblem(rest, accepts);
+}
 
 /**
  * `dead-letters …`: the operations of the admin API (/admin/dead-letters), through the same

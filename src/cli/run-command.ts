@@ -1,7 +1,8 @@
 import pino from "pino";
 import type { Config } from "../config";
 import { createLogger } from "../log";
-import { deadLettersCommand, DEAD_LETTERS_USAGE } from "./dead-letters";
+import { argumentProblem, type Accepts } from "./arguments";
+import { deadLettersArgumentProblem, deadLettersCommand, DEAD_LETTERS_USAGE } from "./dead-letters";
 import { healthcheck } from "./healthcheck";
 import { openDeadLetters } from "./open-dead-letters";
 import type { Output } from "./output";
@@ -14,6 +15,15 @@ export const USAGE = `usage: order-pipeline [command]
 ${DEAD_LETTERS_USAGE.replace(/^order-pipeline /, "").replace(/^/gm, "  ")}
 Configuration comes from the same environment variables as the service.`;
 
+/** Runs `run` when `args` fit what the command takes; a usage error (exit 2) otherwise. */
+function withArguments(args: readonly string[], accepts: Accepts, output: Output, run: () => number | Promise<number>): number | Promise<number> {
+  const problem = argumentProblem(args, accepts);
+  if (!problem) return run();
+  output.err(problem);
+  output.err(USAGE);
+  return 2;
+}
+
 /** Whether `argv` asks for an operator command rather than the service. */
 export function isCommand(argv: readonly string[]): boolean {
   return argv.length > 0;
@@ -24,13 +34,19 @@ export async function runCommand(argv: readonly string[], config: Config, output
   const [command, ...args] = argv;
   switch (command) {
     case "topology":
-      if (args[0] === "print") return printTopology(config, output);
+      if (args[0] === "print") return withArguments(args.slice(1), { positionals: 0 }, output, () => printTopology(config, output));
       break;
     case "--print-topology":
-      return printTopology(config, output);
+      return withArguments(args, { positionals: 0 }, output, () => printTopology(config, output));
     case "healthcheck":
-      return healthcheck(config, args, output);
+      return withArguments(args, { positionals: 0, flags: ["--ready"] }, output, () => healthcheck(config, args, output));
     case "dead-letters": {
+      const problem = deadLettersArgumentProblem(args);
+      if (problem) {
+        output.err(problem);
+        output.err(DEAD_LETTERS_USAGE);
+        return 2;
+      }
       // Log lines go to stderr so that stdout carries only the command's result.
       const log = createLogger(config.LOG_LEVEL, pino.destination(2));
       const opened = await openDeadLetters(config, log);
