@@ -3,7 +3,7 @@ import type Redis from "ioredis";
 import { connectBroker, type BrokerHandle } from "./broker/broker";
 import { Publisher } from "./broker/publisher";
 import { watchQueueDepths } from "./broker/queue-depth";
-import { resolvedConfig } from "./broker/resolved-config";
+import { resolvedConfig, vhostUrls } from "./broker/resolved-config";
 import {
   DEAD_LETTER_SUBSCRIPTION,
   loadTopology,
@@ -138,7 +138,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await abandonStartup(error instanceof TopologyError ? error : new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`));
   }
   opened.push(() => broker.broker.shutdown());
-  log.info({ topology: topology.source, amqp: maskUrl(config.amqpUrl), redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
+  // The broker as Rascal resolved it: AMQP_URL, or rascal.json's own connection(s) without it.
+  const amqp = vhostUrls(resolvedConfig(broker.broker), topology.orderVhost).map(maskUrl).join(", ");
+  log.info({ topology: topology.source, amqp, redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
   if (runsWorkers) {
     for (const plan of topology.handlerSubscriptions) {
       log.info(

@@ -55,3 +55,16 @@ test("a dead-lettered message's outcome line carries the same fields and its dur
   expect(outcome).toMatchObject({ requestId, orderId, messageId: orderId, subscription: "process_order", attempt: 1, reason: "permanent" });
   expect(typeof outcome?.durationMs).toBe("number");
 });
+
+test("the start-up line names the broker rascal.json connects to when AMQP_URL is unset, password masked", async () => {
+  const capture = captureLogs();
+  service = await startTestService({
+    env: { AMQP_URL: "" },
+    transform: (config) => {
+      config.vhosts["/"]!.connection = { url: "amqp://guest:guest@localhost:5672" };
+    },
+    service: { log: capture.log },
+  });
+  const connected = capture.lines().find((line) => line.msg === "connected");
+  expect(connected?.amqp).toBe("amqp://guest:***@localhost:5672");
+});
