@@ -204,9 +204,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     mountDocs(app);
   }
 
-  const server = options.listen
-    ? Bun.serve({ port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 })
-    : undefined;
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  try {
+    server = options.listen ? Bun.serve({ port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 }) : undefined;
+  } catch (error) {
+    const inUse = (error as { code?: string }).code === "EADDRINUSE";
+    await abandonStartup(inUse ? new ConnectError(`PORT ${config.PORT} is already in use by another process`) : error);
+  }
   if (server) log.info({ port: server.port, role: config.ROLE }, "listening");
 
   let stopping: Promise<void> | undefined;
