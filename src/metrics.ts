@@ -66,4 +66,5 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export type ConsumeOutcome = "completed" | "retried" | "dead_lettered" | "duplicate" | "dropped";
+export const CONSUME_OUTCOMES = ["completed", "retried", "dead_lettered", "duplicate", "dropped"] as const;
+export type ConsumeOutcome = (typeof CONSUME_OUTCOMES)[number];

@@ -21,11 +21,11 @@ test("an order unfinished after ORDER_TIMEOUT_MS ends expired and is not process
   // The retry still arrives later: it must be dropped, not run.
   await service.testRedis.set("fixed", "1");
   for (let i = 0; i < 200; i++) {
-    const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.outcome === "dropped");
-    if (dropped) break;
+    const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "process_order" && v.labels.outcome === "dropped");
+    if (dropped?.value) break;
     await Bun.sleep(25);
   }
-  const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.outcome === "dropped");
+  const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "process_order" && v.labels.outcome === "dropped");
   expect(dropped?.value).toBe(1);
   expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
   const final = (await (await service.getOrder(id)).json()) as OrderJson;

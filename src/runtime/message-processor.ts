@@ -4,7 +4,7 @@ import type { Settlement } from "../broker/queue-consumers";
 import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
 import type { Handler, HandlerContext } from "../handler";
 import type { Logger } from "../log";
-import type { ConsumeOutcome, Metrics } from "../metrics";
+import { CONSUME_OUTCOMES, type ConsumeOutcome, type Metrics } from "../metrics";
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
 import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, sleep } from "./backoff";
@@ -54,6 +54,9 @@ export class MessageProcessor {
     private readonly deps: ProcessorDeps,
   ) {
     this.log = deps.log.child({ subscription: plan.name });
+    // Every outcome's series exists from the start at 0, so that rates and alerts on, say,
+    // dead letters read 0 rather than "no data" until the first one.
+    for (const outcome of CONSUME_OUTCOMES) deps.metrics.messagesConsumed.inc({ subscription: plan.name, outcome }, 0);
   }
 
   async process(message: IncomingMessage, content: unknown): Promise<Settlement> {
