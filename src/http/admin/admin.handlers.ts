@@ -59,7 +59,7 @@ const replayAllRoute = createRoute({
         },
       },
     },
-    503: problem("None could be replayed (the broker did not confirm them); retry after Retry-After seconds", { retryAfter: true }),
+    503: problem("None could be replayed (`detail` says why); retry after Retry-After seconds", { retryAfter: true }),
     ...authFailure,
   },
 });
