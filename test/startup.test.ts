@@ -212,6 +212,28 @@ describe("rascal.json", () => {
   });
 });
 
+describe("port", () => {
+  test("a PORT already in use stops start-up with one line naming it", async () => {
+    const occupant = Bun.serve({ port: 0, fetch: () => new Response("taken") });
+    const first = await startTestService();
+    try {
+      const second = startTestService({ namespace: first.namespace, env: { PORT: String(occupant.port) }, service: { listen: true } });
+      const error = await second.then(
+        async (started) => {
+          await started.close();
+          return undefined;
+        },
+        (failure: Error) => failure,
+      );
+      expect(error?.name).toBe("ConnectError");
+      expect(error?.message).toBe(`PORT ${occupant.port} is already in use by another process`);
+    } finally {
+      await first.close();
+      await occupant.stop(true);
+    }
+  });
+});
+
 describe("topology drift", () => {
   test("a queue that exists with other arguments stops start-up naming the queue and argument", async () => {
     const first = await startTestService();
