@@ -1,28 +1,13 @@
 import type { Channel } from "amqplib";
 import type { ResolvedConfig, ResolvedSubscription } from "./resolved-config";
 
-interface ResolvedQueue {
-  fullyQualifiedName: string;
-  options?: Record<string, unknown>;
-}
-
-interface ResolvedBinding {
-  source: string;
-  destination: string;
-  destinationType: string;
-  bindingKey?: string;
-  options?: Record<string, unknown>;
-}
-
 /**
  * Declares a subscription's queue again, with the bindings that lead into it, as Rascal
  * declared them at start-up from rascal.json. For a queue deleted under a running consumer:
  * rascal.json stays the truth, as it is on every (re)start.
  */
 export async function redeclareQueue(channel: Channel, config: ResolvedConfig, subscription: ResolvedSubscription): Promise<void> {
-  const vhost = config.vhosts[subscription.vhost] as
-    | { queues?: Record<string, ResolvedQueue>; exchanges?: Record<string, { fullyQualifiedName: string }>; bindings?: Record<string, ResolvedBinding> }
-    | undefined;
+  const vhost = config.vhosts[subscription.vhost];
   const entry = Object.entries(vhost?.queues ?? {}).find(([, queue]) => queue.fullyQualifiedName === subscription.source);
   if (!entry) throw new Error(`queue ${subscription.source} is not declared in rascal.json`);
   const [name, queue] = entry;

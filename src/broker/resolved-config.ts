@@ -24,11 +24,28 @@ export interface ResolvedSubscription {
   options?: Options.Consume;
 }
 
+/** A binding of rascal.json as Rascal resolved it: one per binding key, names unqualified. */
+export interface ResolvedBinding {
+  source: string;
+  destination: string;
+  destinationType: string;
+  bindingKey?: string;
+  options?: Record<string, unknown>;
+}
+
+/** A vhost of rascal.json as Rascal resolved it. */
+export interface ResolvedVhost {
+  connections?: { url: string; index?: number }[];
+  queues?: Record<string, { fullyQualifiedName: string; options?: Record<string, unknown> }>;
+  exchanges?: Record<string, { fullyQualifiedName: string }>;
+  bindings?: Record<string, ResolvedBinding>;
+}
+
 /** The parts of Rascal's resolved configuration the service reads. */
 export interface ResolvedConfig {
   publications: Record<string, ResolvedPublication>;
   subscriptions: Record<string, ResolvedSubscription>;
-  vhosts: Record<string, { connections?: { url: string; index?: number }[]; queues?: Record<string, { fullyQualifiedName: string }> }>;
+  vhosts: Record<string, ResolvedVhost>;
 }
 
 /**
