@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../log";
 import { allowedMethods } from "./allowed-methods";
 import type { Metrics } from "../metrics";
@@ -60,9 +60,11 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
   app.onError((error, c) => {
     if (error instanceof ProblemError) return problem(c, error);
-    // Hono and its middleware throw HTTPException for the client's mistakes (415, 400…).
-    if (error instanceof HTTPException && error.status >= 400 && error.status < 500) {
-      return problem(c, new ProblemError(error.status, error.message));
+    // Hono, its middleware and Bun's body reading throw errors carrying a 4xx status for the
+    // client's mistakes (415, 413, 400…): that answer, as problem+json.
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === "number" && status >= 400 && status < 500) {
+      return problem(c, new ProblemError(status as ContentfulStatusCode, error.message));
     }
     c.get("log")?.error({ err: error }, "unhandled error");
     return problem(c, new ProblemError(500, "an unexpected error occurred"));
