@@ -18,13 +18,16 @@ const COMMANDS: Record<string, Accepts> = {
   purge: { positionals: 0, flags: ["--yes"] },
 };
 
-/** Why `dead-letters <args>` is not a valid command line, or undefined (checked before connecting). */
-export function deadLettersArgumentProblem(args: readonly string[]): string | undefined {
+/**
+ * Exit code 2 with the problem and the usage when `dead-letters <args>` is not a valid command
+ * line; undefined when it is. Checked before anything connects.
+ */
+export function refuseDeadLettersArguments(args: readonly string[], output: Output): number | undefined {
   const [command, ...rest] = args;
-  if (!command) return "a command is needed";
-  const accepts = COMMANDS[command];
-  if (!accepts) return `unknown command "${command}"`;
-  return argumentProblem(rest, accepts);
+  const accepts = command === undefined ? undefined : COMMANDS[command];
+  if (!accepts) return usage(output, command ? `unknown command "${command}"` : undefined);
+  const problem = argumentProblem(rest, accepts);
+  return problem === undefined ? undefined : usage(output, problem);
 }
 
 /**

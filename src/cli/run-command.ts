@@ -2,7 +2,7 @@ import pino from "pino";
 import type { Config } from "../config";
 import { createLogger } from "../log";
 import { argumentProblem, type Accepts } from "./arguments";
-import { deadLettersArgumentProblem, deadLettersCommand, DEAD_LETTERS_USAGE } from "./dead-letters";
+import { deadLettersCommand, DEAD_LETTERS_USAGE, refuseDeadLettersArguments } from "./dead-letters";
 import { healthcheck } from "./healthcheck";
 import { openDeadLetters } from "./open-dead-letters";
 import type { Output } from "./output";
@@ -41,12 +41,8 @@ export async function runCommand(argv: readonly string[], config: Config, output
     case "healthcheck":
       return withArguments(args, { positionals: 0, flags: ["--ready"] }, output, () => healthcheck(config, args, output));
     case "dead-letters": {
-      const problem = deadLettersArgumentProblem(args);
-      if (problem) {
-        output.err(problem);
-        output.err(DEAD_LETTERS_USAGE);
-        return 2;
-      }
+      const refused = refuseDeadLettersArguments(args, output);
+      if (refused !== undefined) return refused;
       // Log lines go to stderr so that stdout carries only the command's result.
       const log = createLogger(config.LOG_LEVEL, pino.destination(2));
       const opened = await openDeadLetters(config, log);
