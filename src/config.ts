@@ -30,16 +30,13 @@ const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or red
 
 export const DEFAULT_ORDER_TIMEOUT_MS = 900_000;
 
+const NOT_A_PORT = "must be a port number (0-65535; 0 picks a free one)";
+
 const milliseconds = z.coerce.number().int().min(1).max(2_147_483_647);
 
 /** The environment table of DESIGN.md, parsed in one place. */
 const envSchema = z.object({
-  PORT: z
-    .string()
-    .regex(/^\d{1,5}$/, "must be a port number (0-65535; 0 picks a free one)")
-    .transform(Number)
-    .pipe(z.number().max(65_535, "must be a port number (0-65535; 0 picks a free one)"))
-    .default(3000),
+  PORT: z.string().regex(/^\d{1,5}$/, NOT_A_PORT).transform(Number).pipe(z.number().max(65_535, NOT_A_PORT)).default(3000),
   AMQP_URL: amqpUrl.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   /** Prepended to every Redis key, so several deployments can share one Redis. */
