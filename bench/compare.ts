@@ -79,7 +79,18 @@ for (const [name, figures] of medians) console.log(`  ${name.padEnd(16)} ${descr
 console.log(
   `  this checkout / ${ref}: req/s ${ratios.reqPerSec.toFixed(3)}×, service CPU per order ${ratios.serviceCpu.toFixed(3)}×, all processes ${ratios.totalCpu.toFixed(3)}×\n`,
 );
-console.log(JSON.stringify({ bench: "order-pipeline-compare", ref, role, reps, seconds, medians: Object.fromEntries(medians), ratios, runs: Object.fromEntries(measured) }));
+console.log(
+  JSON.stringify({
+    bench: "order-pipeline-compare",
+    ref,
+    role,
+    reps,
+    seconds,
+    medians: Object.fromEntries(medians),
+    ratios,
+    runs: Object.fromEntries(measured),
+  }),
+);
 
 /** One fresh service of the given checkout: warm-up, then one measured run. */
 async function measureOnce(codeDir: string): Promise<Figures> {

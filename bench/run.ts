@@ -17,7 +17,15 @@ import { formatTable, times, type Row } from "./lib/report";
 import { medianRatio } from "./lib/round-ratios";
 import { median } from "./lib/stats";
 import { runSoak } from "./lib/soak";
-import { bullmqCounts, purgeIntakeQueue, serviceCounts, startBareHono, startBullmqService, startOrderService, startRascalIntake } from "./lib/targets";
+import {
+  bullmqCounts,
+  purgeIntakeQueue,
+  serviceCounts,
+  startBareHono,
+  startBullmqService,
+  startOrderService,
+  startRascalIntake,
+} from "./lib/targets";
 import { runWrk } from "./lib/wrk";
 
 const args = readArgs(process.argv.slice(2));
@@ -41,7 +49,8 @@ try {
   say(`failed; the targets' logs are kept in ${env.dir}`);
   throw error;
 } finally {
-  for (const target of targets) await target.stop().catch((error: unknown) => say(`stopping ${target.name}: ${String(error)}`));
+  for (const target of targets)
+    await target.stop().catch((error: unknown) => say(`stopping ${target.name}: ${String(error)}`));
   await env.cleanup({ keepLogs: failed }).catch((error: unknown) => say(`cleanup: ${String(error)}`));
 }
 
@@ -58,8 +67,15 @@ async function runFull(): Promise<void> {
   // Bun's JIT keeps compiling for seconds after start (its compiler threads took a third of the
   // service's CPU in a 5 s run from cold): every target gets the same warm-up before measuring.
   say(`warming up (${WARM_UP_SEC} s per target)`);
-  await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 200 });
-  for (const target of [rascal, bullmq, service, intakeOnly]) await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
+  await runWrk({
+    url: `${bare.baseUrl}/hello`,
+    method: "GET",
+    connections: CONNECTIONS,
+    durationSec: WARM_UP_SEC,
+    okStatus: 200,
+  });
+  for (const target of [rascal, bullmq, service, intakeOnly])
+    await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
   await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
   await purgeIntakeQueue(env);
   await drain(bullmqCounts(bullmq));
@@ -82,7 +98,17 @@ async function runFull(): Promise<void> {
     });
     amqp.push(ceiling.msgsPerSec);
     say(`round ${round}/${args.rounds}: bare Hono`);
-    hono.push((await runWrk({ url: `${bare.baseUrl}/hello`, method: "GET", connections: CONNECTIONS, durationSec: args.seconds, okStatus: 200 })).okPerSec);
+    hono.push(
+      (
+        await runWrk({
+          url: `${bare.baseUrl}/hello`,
+          method: "GET",
+          connections: CONNECTIONS,
+          durationSec: args.seconds,
+          okStatus: 200,
+        })
+      ).okPerSec,
+    );
     say(`round ${round}/${args.rounds}: Rascal intake`);
     rascalRounds.push(await measureIntake(orders(rascal), args.seconds));
     await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
@@ -106,7 +132,8 @@ async function runFull(): Promise<void> {
   });
   const memory = memoryOf(service.pid);
 
-  const med = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => median(rounds.map((round) => pick(round) ?? NaN));
+  const med = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) =>
+    median(rounds.map((round) => pick(round) ?? NaN));
   const figures = {
     amqpCeilingMsgsPerSec: median(amqp),
     bareHonoReqPerSec: median(hono),
@@ -132,23 +159,53 @@ async function runFull(): Promise<void> {
   const serviceRps = per(serviceRounds, (r) => r.wrk.okPerSec);
   const serviceE2e = per(serviceRounds, (r) => r.endToEndPerSec);
   const ratios = {
-    intakeVsBullmq: medianRatio(serviceRps, per(bullmqRounds, (r) => r.wrk.okPerSec)),
-    intakeVsRascalIntake: medianRatio(serviceRps, per(rascalRounds, (r) => r.wrk.okPerSec)),
+    intakeVsBullmq: medianRatio(
+      serviceRps,
+      per(bullmqRounds, (r) => r.wrk.okPerSec),
+    ),
+    intakeVsRascalIntake: medianRatio(
+      serviceRps,
+      per(rascalRounds, (r) => r.wrk.okPerSec),
+    ),
     intakeVsBareHono: medianRatio(serviceRps, hono),
-    intakeOnlyVsRascalIntake: medianRatio(per(intakeOnlyRounds, (r) => r.wrk.okPerSec), per(rascalRounds, (r) => r.wrk.okPerSec)),
-    endToEndVsBullmq: medianRatio(serviceE2e, per(bullmqRounds, (r) => r.endToEndPerSec)),
+    intakeOnlyVsRascalIntake: medianRatio(
+      per(intakeOnlyRounds, (r) => r.wrk.okPerSec),
+      per(rascalRounds, (r) => r.wrk.okPerSec),
+    ),
+    endToEndVsBullmq: medianRatio(
+      serviceE2e,
+      per(bullmqRounds, (r) => r.endToEndPerSec),
+    ),
     endToEndVsAmqpCeiling: medianRatio(serviceE2e, amqp),
-    p99VsBullmq: medianRatio(per(serviceRounds, (r) => r.wrk.p99Ms), per(bullmqRounds, (r) => r.wrk.p99Ms)),
-    rascalIntakeVsBareHono: medianRatio(per(rascalRounds, (r) => r.wrk.okPerSec), hono),
-    bullmqVsBareHono: medianRatio(per(bullmqRounds, (r) => r.wrk.okPerSec), hono),
-    bullmqEndToEndVsAmqpCeiling: medianRatio(per(bullmqRounds, (r) => r.endToEndPerSec), amqp),
-    cpuPerOrderVsBullmq: medianRatio(per(serviceRounds, (r) => r.cpu?.totalUs), per(bullmqRounds, (r) => r.cpu?.totalUs)),
+    p99VsBullmq: medianRatio(
+      per(serviceRounds, (r) => r.wrk.p99Ms),
+      per(bullmqRounds, (r) => r.wrk.p99Ms),
+    ),
+    rascalIntakeVsBareHono: medianRatio(
+      per(rascalRounds, (r) => r.wrk.okPerSec),
+      hono,
+    ),
+    bullmqVsBareHono: medianRatio(
+      per(bullmqRounds, (r) => r.wrk.okPerSec),
+      hono,
+    ),
+    bullmqEndToEndVsAmqpCeiling: medianRatio(
+      per(bullmqRounds, (r) => r.endToEndPerSec),
+      amqp,
+    ),
+    cpuPerOrderVsBullmq: medianRatio(
+      per(serviceRounds, (r) => r.cpu?.totalUs),
+      per(bullmqRounds, (r) => r.cpu?.totalUs),
+    ),
   };
 
   // Every 202 is an order the broker confirmed and routed: all of them must have completed.
   const serviceNon202 =
-    [...serviceRounds, ...intakeOnlyRounds].reduce((sum, r) => sum + r.wrk.other + r.wrk.errors, 0) + (latency.sent - (latency.statuses["202"] ?? 0));
-  const allCompleted = serviceRounds.every((r) => r.completed !== undefined && r.completed >= r.accepted! && r.accepted! >= r.wrk.ok) && latency.notCompleted === 0;
+    [...serviceRounds, ...intakeOnlyRounds].reduce((sum, r) => sum + r.wrk.other + r.wrk.errors, 0) +
+    (latency.sent - (latency.statuses["202"] ?? 0));
+  const allCompleted =
+    serviceRounds.every((r) => r.completed !== undefined && r.completed >= r.accepted! && r.accepted! >= r.wrk.ok) &&
+    latency.notCompleted === 0;
   const targetsMet = {
     intakeAtLeastBullmq: ratios.intakeVsBullmq >= 1,
     intakeAtLeast3xRascal: ratios.intakeVsRascalIntake >= 3,
@@ -161,23 +218,67 @@ async function runFull(): Promise<void> {
   };
 
   const rows: Row[] = [
-    { group: "ceiling", what: "amqplib confirm publish+consume (256 in flight)", value: figures.amqpCeilingMsgsPerSec, unit: "msg/s" },
+    {
+      group: "ceiling",
+      what: "amqplib confirm publish+consume (256 in flight)",
+      value: figures.amqpCeilingMsgsPerSec,
+      unit: "msg/s",
+    },
     { group: "ceiling", what: "bare Hono GET on Bun", value: figures.bareHonoReqPerSec, unit: "req/s" },
-    { group: "peer", what: "Hono+zod+Rascal intake (1 awaited confirm/request)", value: figures.rascalIntakeReqPerSec, unit: "req/s", ratios: times(ratios.rascalIntakeVsBareHono, "bare Hono") },
+    {
+      group: "peer",
+      what: "Hono+zod+Rascal intake (1 awaited confirm/request)",
+      value: figures.rascalIntakeReqPerSec,
+      unit: "req/s",
+      ratios: times(ratios.rascalIntakeVsBareHono, "bare Hono"),
+    },
     { group: "peer", what: "  p99 latency", value: figures.rascalIntakeP99Ms, unit: "ms" },
-    { group: "peer", what: "Hono+BullMQ service intake", value: figures.bullmqReqPerSec, unit: "req/s", ratios: times(ratios.bullmqVsBareHono, "bare Hono") },
+    {
+      group: "peer",
+      what: "Hono+BullMQ service intake",
+      value: figures.bullmqReqPerSec,
+      unit: "req/s",
+      ratios: times(ratios.bullmqVsBareHono, "bare Hono"),
+    },
     { group: "peer", what: "  p99 latency", value: figures.bullmqP99Ms, unit: "ms" },
-    { group: "peer", what: "Hono+BullMQ end to end", value: figures.bullmqEndToEndPerSec, unit: "orders/s", ratios: times(ratios.bullmqEndToEndVsAmqpCeiling, "amqplib") },
+    {
+      group: "peer",
+      what: "Hono+BullMQ end to end",
+      value: figures.bullmqEndToEndPerSec,
+      unit: "orders/s",
+      ratios: times(ratios.bullmqEndToEndVsAmqpCeiling, "amqplib"),
+    },
     {
       group: "service",
       what: "intake (202s only)",
       value: figures.serviceReqPerSec,
       unit: "req/s",
-      ratios: [times(ratios.intakeVsBullmq, "BullMQ"), times(ratios.intakeVsRascalIntake, "Rascal intake"), times(ratios.intakeVsBareHono, "bare Hono")].join(", "),
+      ratios: [
+        times(ratios.intakeVsBullmq, "BullMQ"),
+        times(ratios.intakeVsRascalIntake, "Rascal intake"),
+        times(ratios.intakeVsBareHono, "bare Hono"),
+      ].join(", "),
     },
-    { group: "service", what: "  p50 / p90 latency", value: figures.serviceP50Ms, unit: `ms / ${figures.serviceP90Ms.toFixed(2)} ms` },
-    { group: "service", what: "  p99 latency", value: figures.serviceP99Ms, unit: "ms", ratios: times(ratios.p99VsBullmq, "BullMQ p99") },
-    { group: "service", what: "intake only (ROLE=api, no worker), 202s only", value: figures.intakeOnlyReqPerSec, unit: "req/s", ratios: times(ratios.intakeOnlyVsRascalIntake, "Rascal intake") },
+    {
+      group: "service",
+      what: "  p50 / p90 latency",
+      value: figures.serviceP50Ms,
+      unit: `ms / ${figures.serviceP90Ms.toFixed(2)} ms`,
+    },
+    {
+      group: "service",
+      what: "  p99 latency",
+      value: figures.serviceP99Ms,
+      unit: "ms",
+      ratios: times(ratios.p99VsBullmq, "BullMQ p99"),
+    },
+    {
+      group: "service",
+      what: "intake only (ROLE=api, no worker), 202s only",
+      value: figures.intakeOnlyReqPerSec,
+      unit: "req/s",
+      ratios: times(ratios.intakeOnlyVsRascalIntake, "Rascal intake"),
+    },
     { group: "service", what: "  p99 latency", value: figures.intakeOnlyP99Ms, unit: "ms" },
     {
       group: "service",
@@ -189,7 +290,13 @@ async function runFull(): Promise<void> {
     { group: "service", what: `submit→completed p50 at ${args.rate}/s`, value: figures.completionP50Ms, unit: "ms" },
     { group: "service", what: `submit→completed p99 at ${args.rate}/s`, value: figures.completionP99Ms, unit: "ms" },
     { group: "service", what: "peak RSS (VmHWM)", value: figures.servicePeakRssMb, unit: "MiB" },
-    { group: "cpu", what: "BullMQ service: CPU per order, all processes", value: figures.bullmqCpuUsPerOrder.totalUs, unit: "µs", ratios: cpuSplit(figures.bullmqCpuUsPerOrder) },
+    {
+      group: "cpu",
+      what: "BullMQ service: CPU per order, all processes",
+      value: figures.bullmqCpuUsPerOrder.totalUs,
+      unit: "µs",
+      ratios: cpuSplit(figures.bullmqCpuUsPerOrder),
+    },
     {
       group: "cpu",
       what: "order-pipeline: CPU per order, all processes",
@@ -198,18 +305,46 @@ async function runFull(): Promise<void> {
       ratios: `${times(ratios.cpuPerOrderVsBullmq, "BullMQ")}; ${cpuSplit(figures.serviceCpuUsPerOrder)}`,
     },
   ];
-  console.log(`\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, figures are medians, ratios medians of same-round ratios\n`);
+  console.log(
+    `\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, figures are medians, ratios medians of same-round ratios\n`,
+  );
   console.log(formatTable(rows));
-  console.log(`\nnon-202 answers from the service or requests without one: ${serviceNon202}; every accepted order completed: ${allCompleted}`);
-  if (latency.failed > 0) console.log(`requests of the open-loop run that got no answer: ${latency.failed} (${latency.errors.join("; ")})`);
-  console.log(`targets: ${Object.entries(targetsMet).map(([name, met]) => `${name}=${met ? "met" : "MISSED"}`).join(" ")}\n`);
+  console.log(
+    `\nnon-202 answers from the service or requests without one: ${serviceNon202}; every accepted order completed: ${allCompleted}`,
+  );
+  if (latency.failed > 0)
+    console.log(`requests of the open-loop run that got no answer: ${latency.failed} (${latency.errors.join("; ")})`);
+  console.log(
+    `targets: ${Object.entries(targetsMet)
+      .map(([name, met]) => `${name}=${met ? "met" : "MISSED"}`)
+      .join(" ")}\n`,
+  );
   const rounds = {
     amqp,
     hono,
     rascal: rascalRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
-    bullmq: bullmqRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, cpu: r.cpu, statuses: r.wrk.statuses })),
-    service: serviceRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, endToEndPerSec: r.endToEndPerSec, accepted: r.accepted, completed: r.completed, cpu: r.cpu, statuses: r.wrk.statuses })),
-    intakeOnly: intakeOnlyRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, p99Ms: r.wrk.p99Ms, statuses: r.wrk.statuses })),
+    bullmq: bullmqRounds.map((r) => ({
+      reqPerSec: r.wrk.okPerSec,
+      p99Ms: r.wrk.p99Ms,
+      endToEndPerSec: r.endToEndPerSec,
+      accepted: r.accepted,
+      cpu: r.cpu,
+      statuses: r.wrk.statuses,
+    })),
+    service: serviceRounds.map((r) => ({
+      reqPerSec: r.wrk.okPerSec,
+      p99Ms: r.wrk.p99Ms,
+      endToEndPerSec: r.endToEndPerSec,
+      accepted: r.accepted,
+      completed: r.completed,
+      cpu: r.cpu,
+      statuses: r.wrk.statuses,
+    })),
+    intakeOnly: intakeOnlyRounds.map((r) => ({
+      reqPerSec: r.wrk.okPerSec,
+      p99Ms: r.wrk.p99Ms,
+      statuses: r.wrk.statuses,
+    })),
   };
   console.log(JSON.stringify({ bench: "order-pipeline", figures, ratios, targets: targetsMet, latency, rounds }));
 }

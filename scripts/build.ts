@@ -14,11 +14,14 @@ export const DEFAULT_OUTFILE = join(ROOT, "dist/order-pipeline");
  * keep readable names.
  */
 export async function compileBinary(outfile: string = DEFAULT_OUTFILE): Promise<void> {
-  const build = Bun.spawn(["bun", "build", "--compile", "--bytecode", join(ROOT, "src/main.ts"), "--outfile", outfile], {
-    cwd: ROOT,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
+  const build = Bun.spawn(
+    ["bun", "build", "--compile", "--bytecode", join(ROOT, "src/main.ts"), "--outfile", outfile],
+    {
+      cwd: ROOT,
+      stdout: "inherit",
+      stderr: "inherit",
+    },
+  );
   if ((await build.exited) !== 0) throw new Error(`bun build --compile failed (exit ${build.exitCode})`);
 }
 

@@ -26,7 +26,9 @@ export function handlerNames(dir: string = HANDLERS_DIR): string[] {
 export function renderBuiltinHandlers(names: readonly string[]): string {
   const used = new Set<string>();
   const entries = names.map((name) => {
-    let identifier = name.replace(/[-_]+([A-Za-z0-9])/g, (_, next: string) => next.toUpperCase()).replace(/^(\d)/, "h$1");
+    let identifier = name
+      .replace(/[-_]+([A-Za-z0-9])/g, (_, next: string) => next.toUpperCase())
+      .replace(/^(\d)/, "h$1");
     while (used.has(identifier)) identifier += "_";
     used.add(identifier);
     return { name, identifier };

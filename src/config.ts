@@ -26,7 +26,10 @@ function connectionUrl(protocols: readonly string[], expected: string, pathRule?
 const amqpUrl = connectionUrl(["amqp:", "amqps:"], "must be an amqp:// or amqps:// URL");
 
 // ioredis reads the path as the database number.
-const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or rediss:// URL", { test: /^(\/\d*)?$/, message: "its path must be a database number (redis://host:6379/0)" });
+const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or rediss:// URL", {
+  test: /^(\/\d*)?$/,
+  message: "its path must be a database number (redis://host:6379/0)",
+});
 
 export const DEFAULT_ORDER_TIMEOUT_MS = 900_000;
 
@@ -36,11 +39,20 @@ const milliseconds = z.coerce.number().int().min(1).max(2_147_483_647);
 
 /** The environment table of DESIGN.md, parsed in one place. */
 const envSchema = z.object({
-  PORT: z.string().regex(/^\d{1,5}$/, NOT_A_PORT).transform(Number).pipe(z.number().max(65_535, NOT_A_PORT)).default(3000),
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, NOT_A_PORT)
+    .transform(Number)
+    .pipe(z.number().max(65_535, NOT_A_PORT))
+    .default(3000),
   AMQP_URL: amqpUrl.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   /** Prepended to every Redis key, so several deployments can share one Redis. */
-  REDIS_KEY_PREFIX: z.string().max(64).regex(/^[\w:.-]*$/, "letters, digits, _ : . - only").default(""),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .max(64)
+    .regex(/^[\w:.-]*$/, "letters, digits, _ : . - only")
+    .default(""),
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   RASCAL_CONFIG: z.string().min(1).optional(),
   HANDLERS_DIR: z.string().min(1).default("./handlers"),
@@ -70,9 +82,7 @@ export class ConfigError extends Error {
  * falls back to the default instead of failing validation.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
-  );
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);

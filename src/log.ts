@@ -10,15 +10,18 @@ export type Logger = pino.Logger;
  * stays machine-readable, and tests capture lines in memory.
  */
 export function createLogger(level: string, destination: pino.DestinationStream = sharedStdout()): Logger {
-  return pino({
-    level,
-    base: { service: "order-pipeline" },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    // Defence in depth: nothing that looks like a credential is printed even if passed by mistake.
-    formatters: { log: censorSecrets },
-    // A child logger's bindings bypass `formatters.log`; serializers apply to them too.
-    serializers: Object.fromEntries([...SECRET_FIELDS].map((field) => [field, () => CENSOR])),
-  }, destination);
+  return pino(
+    {
+      level,
+      base: { service: "order-pipeline" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Defence in depth: nothing that looks like a credential is printed even if passed by mistake.
+      formatters: { log: censorSecrets },
+      // A child logger's bindings bypass `formatters.log`; serializers apply to them too.
+      serializers: Object.fromEntries([...SECRET_FIELDS].map((field) => [field, () => CENSOR])),
+    },
+    destination,
+  );
 }
 
 /** Fields never printed, at the top of a log line or one level down (`headers.authorization`). */
@@ -72,7 +75,9 @@ export function redactEnvironmentSecrets(text: string, env: Record<string, strin
     const password = url?.match(/^[a-z]+:\/\/[^:@/]*:([^@/]+)@/i)?.[1];
     if (password) secrets.push(password, decodedOrSame(password));
   }
-  return secrets.filter((secret): secret is string => !!secret).reduce((redacted, secret) => redacted.replaceAll(secret, "***"), text);
+  return secrets
+    .filter((secret): secret is string => !!secret)
+    .reduce((redacted, secret) => redacted.replaceAll(secret, "***"), text);
 }
 
 function decodedOrSame(text: string): string {

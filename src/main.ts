@@ -16,7 +16,9 @@ async function main(argv: string[]): Promise<void> {
   if (!isCommand(argv)) return serve(config);
   const code = await runCommand(argv, config, processOutput);
   // Exiting at once could cut off output still buffered for a pipe.
-  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+  await Promise.all(
+    [process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))),
+  );
   process.exit(code);
 }
 

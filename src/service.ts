@@ -87,22 +87,35 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const runsWorkers = config.ROLE !== "api";
   const runsIntake = config.ROLE !== "worker";
   const metrics = createMetrics();
-  const redis = createRedis({ url: config.REDIS_URL, keyPrefix: options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined) });
+  const redis = createRedis({
+    url: config.REDIS_URL,
+    keyPrefix: options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined),
+  });
   const orderStore = new OrderStore(redis);
   const runtimeHandlers = {
     "deliver-callback": {
-      default: createCallbackHandler({ store: orderStore, secret: config.CALLBACK_SECRET, allowPrivate: config.CALLBACK_ALLOW_PRIVATE }),
+      default: createCallbackHandler({
+        store: orderStore,
+        secret: config.CALLBACK_SECRET,
+        allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+      }),
     },
   };
   // Handlers are checked before any connection is made, so a bad name fails fast.
   const handlers = runsWorkers
-    ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, { ...builtInHandlers, ...runtimeHandlers })
+    ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, {
+        ...builtInHandlers,
+        ...runtimeHandlers,
+      })
     : new Map();
 
   // What start-up has opened so far, closed in reverse order when a later step fails.
   const opened: (() => unknown)[] = [];
   const abandonStartup = async (error: unknown): Promise<never> => {
-    for (const close of opened.reverse()) await Promise.resolve().then(close).catch(() => {});
+    for (const close of opened.reverse())
+      await Promise.resolve()
+        .then(close)
+        .catch(() => {});
     throw error;
   };
 
@@ -127,7 +140,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await pipelinedRedis.connect();
   } catch (error) {
     // ioredis rejects with "Connection is closed."; the reason came as an 'error' event.
-    await abandonStartup(new ConnectError(`cannot connect to Redis at ${maskUrl(config.REDIS_URL)}: ${lastRedisError ?? (error as Error).message}`));
+    await abandonStartup(
+      new ConnectError(
+        `cannot connect to Redis at ${maskUrl(config.REDIS_URL)}: ${lastRedisError ?? (error as Error).message}`,
+      ),
+    );
   }
 
   let broker!: BrokerHandle;
@@ -135,7 +152,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     broker = await connectBroker(topology, log);
   } catch (error) {
     // Rascal's message already shows the URL with the password masked.
-    await abandonStartup(error instanceof TopologyError ? error : new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`));
+    await abandonStartup(
+      error instanceof TopologyError
+        ? error
+        : new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`),
+    );
   }
   opened.push(() => broker.broker.shutdown());
   // The broker as Rascal resolved it: AMQP_URL, or rascal.json's own connection(s) without it.
@@ -144,13 +165,24 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (runsWorkers) {
     for (const plan of topology.handlerSubscriptions) {
       log.info(
-        { subscription: plan.name, handler: plan.handler, queue: plan.queue, retryDelaysMs: plan.retry.delays, maxAttempts: plan.retry.maxAttempts },
+        {
+          subscription: plan.name,
+          handler: plan.handler,
+          queue: plan.queue,
+          retryDelaysMs: plan.retry.delays,
+          maxAttempts: plan.retry.maxAttempts,
+        },
         "subscription ready (`order-pipeline topology print` shows the full expanded topology)",
       );
     }
   }
 
-  const queueDepths = watchQueueDepths({ broker: broker.broker, gauge: metrics.queueMessages, intervalMs: options.queueDepthIntervalMs ?? 5000, log });
+  const queueDepths = watchQueueDepths({
+    broker: broker.broker,
+    gauge: metrics.queueMessages,
+    intervalMs: options.queueDepthIntervalMs ?? 5000,
+    log,
+  });
   opened.push(() => queueDepths.stop());
   const publisher = new Publisher(broker.broker, broker.health, options.confirmTimeoutMs ?? 5000, log, metrics);
   await publisher.start().catch(abandonStartup);
@@ -172,7 +204,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       { publisher, ledger, metrics, log, redis, events },
       [
         { subscription: DEAD_LETTER_SUBSCRIPTION, handle: (message) => recorder.record(message) },
-        { subscription: ORDER_TIMEOUT_SUBSCRIPTION, handle: (message, content) => expireOrder(message, content, orderStore, events, log) },
+        {
+          subscription: ORDER_TIMEOUT_SUBSCRIPTION,
+          handle: (message, content) => expireOrder(message, content, orderStore, events, log),
+        },
       ],
       log,
     );
@@ -206,7 +241,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 
   let server: ReturnType<typeof Bun.serve> | undefined;
   try {
-    server = options.listen ? Bun.serve({ port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 }) : undefined;
+    server = options.listen
+      ? Bun.serve({ port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 })
+      : undefined;
   } catch (error) {
     const inUse = (error as { code?: string }).code === "EADDRINUSE";
     await abandonStartup(inUse ? new ConnectError(`PORT ${config.PORT} is already in use by another process`) : error);

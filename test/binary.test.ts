@@ -18,7 +18,9 @@ beforeAll(async () => {
   binary = join(dir, "order-pipeline");
   const started = performance.now();
   await compileBinary(binary);
-  console.log(`compiled ${binary} in ${Math.round(performance.now() - started)} ms (${(Bun.file(binary).size / 2 ** 20).toFixed(0)} MiB)`);
+  console.log(
+    `compiled ${binary} in ${Math.round(performance.now() - started)} ms (${(Bun.file(binary).size / 2 ** 20).toFixed(0)} MiB)`,
+  );
 }, 120_000);
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -36,7 +38,11 @@ const baseEnv = () => ({ PATH: process.env.PATH!, HOME: dir, LOG_LEVEL: "error" 
 /** Runs a one-shot command of the binary. */
 async function run(args: string[], env: Record<string, string>, cwd: string) {
   const child = Bun.spawn([binary, ...args], { cwd, env: { ...baseEnv(), ...env }, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -45,7 +51,9 @@ test("from an empty directory the binary uses its built-in rascal.json", async (
   expect(result.code).toBe(0);
   expect(result.stderr).toContain("built-in rascal.json");
   const printed = JSON.parse(result.stdout);
-  expect(Object.keys(printed.vhosts["/"].queues)).toEqual(expect.arrayContaining(["orders.process", "orders.process.retry.1000ms", "dead_letters"]));
+  expect(Object.keys(printed.vhosts["/"].queues)).toEqual(
+    expect.arrayContaining(["orders.process", "orders.process.retry.1000ms", "dead_letters"]),
+  );
   expect(printed.subscriptions.process_order.handler).toBe("process-order");
   expect(result.stdout).not.toContain("guest:guest");
 });
@@ -74,13 +82,23 @@ test("the compiled binary serves an order end to end, runs the CLI, and exits 0 
   const redis = new Redis(REDIS_URL, { keyPrefix });
 
   const started = performance.now();
-  const child = Bun.spawn([binary], { cwd, env: { ...baseEnv(), ...env, PORT: "0", LOG_LEVEL: "info" }, stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([binary], {
+    cwd,
+    env: { ...baseEnv(), ...env, PORT: "0", LOG_LEVEL: "info" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const stderr = new Response(child.stderr).text();
   try {
     const port = await listeningPort(child.stdout);
     console.log(`binary listening after ${Math.round(performance.now() - started)} ms`);
     const base = `http://127.0.0.1:${port}`;
-    const post = (body: unknown) => fetch(`${base}/orders`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${base}/orders`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
     const waitForStatus = async (orderId: string, status: string) => {
       const deadline = Date.now() + 15_000;
       let order: OrderJson | undefined;
@@ -98,16 +116,20 @@ test("the compiled binary serves an order end to end, runs the CLI, and exits 0 
     const { id: orderId } = (await accepted.json()) as OrderJson;
     const completed = await waitForStatus(orderId, "completed");
     expect((completed.result as { paymentId?: string }).paymentId).toStartWith("pay_");
-    for (const deadline = Date.now() + 10_000; !(await redis.get(`disk-handler:${orderId}`)) && Date.now() < deadline; ) await Bun.sleep(25);
+    for (const deadline = Date.now() + 10_000; !(await redis.get(`disk-handler:${orderId}`)) && Date.now() < deadline; )
+      await Bun.sleep(25);
     expect(await redis.get(`disk-handler:${orderId}`)).toBe("ran");
 
     expect((await run(["healthcheck"], { PORT: String(port) }, cwd)).code).toBe(0);
 
     // Out of stock is permanent: dead-lettered; the CLI lists it and, once restocked, replays it.
     await redis.set("stock:BIN-SKU", "1");
-    const short = (await (await post({ customerId: "c-bin", items: [{ sku: "BIN-SKU", quantity: 2, unitPrice: 5 }] })).json()) as OrderJson;
+    const short = (await (
+      await post({ customerId: "c-bin", items: [{ sku: "BIN-SKU", quantity: 2, unitPrice: 5 }] })
+    ).json()) as OrderJson;
     await waitForStatus(short.id, "dead_lettered");
-    for (const deadline = Date.now() + 10_000; (await redis.zcard("dl:index")) === 0 && Date.now() < deadline; ) await Bun.sleep(25);
+    for (const deadline = Date.now() + 10_000; (await redis.zcard("dl:index")) === 0 && Date.now() < deadline; )
+      await Bun.sleep(25);
     const listed = await run(["dead-letters", "list", "--json"], env, cwd);
     expect(listed.code).toBe(0);
     const items = (JSON.parse(listed.stdout) as { items: { id: string; orderId: string; reason: string }[] }).items;

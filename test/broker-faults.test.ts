@@ -1,6 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { canRunPrivateRabbitMQ, PrivateRabbitMQ } from "./helpers/private-rabbitmq";
-import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import {
+  expectProblem,
+  sampleOrder,
+  startTestService,
+  useOrderHandler,
+  type OrderJson,
+  type TestService,
+} from "./helpers/service";
 
 // These tests stop, block and disconnect a broker: a private node, never the shared one.
 let broker: PrivateRabbitMQ;
@@ -43,7 +50,10 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
   };
   const orderRecords = async () =>
     (await service!.testRedis.keys(`${service!.keyPrefix}order:*`)).filter((key) => !key.endsWith(":history")).length;
-  const workQueue = async () => (await broker.queues(`${service!.namespace}:orders.process`)).find((queue) => queue.name.endsWith(":orders.process"));
+  const workQueue = async () =>
+    (await broker.queues(`${service!.namespace}:orders.process`)).find((queue) =>
+      queue.name.endsWith(":orders.process"),
+    );
 
   test("memory alarm: 503 with Retry-After and not ready; after it clears everything flows again, refused orders stay refused", async () => {
     service = await start();
@@ -71,7 +81,9 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
     // The timed-out order's message reaches the queue once the broker reads again (a late
     // confirm): the worker drops it, and no order record is left for it.
     await until("the late message was dropped", async () =>
-      (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped" && v.value === 1),
+      (await service!.metrics.messagesConsumed.get()).values.some(
+        (v) => v.labels.outcome === "dropped" && v.value === 1,
+      ),
     );
     await until("work queue drained", async () => {
       const queue = await workQueue();
@@ -129,9 +141,14 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
         service: { keyPrefix: first.keyPrefix },
       });
       // The handler finished during the drain; its ack died with the broker: a duplicate now.
-      await until("redelivered copy skipped", async () =>
-        (await second!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value > 0),
-      30_000);
+      await until(
+        "redelivered copy skipped",
+        async () =>
+          (await second!.metrics.messagesConsumed.get()).values.some(
+            (v) => v.labels.outcome === "duplicate" && v.value > 0,
+          ),
+        30_000,
+      );
       expect(await first.testRedis.hget(`order:${running.id}`, "status")).toBe("completed");
       expect(await first.testRedis.get(`runs:${running.id}`)).toBe("1");
     } finally {

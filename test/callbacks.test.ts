@@ -78,7 +78,9 @@ test("a callback host that does not resolve shows as retrying, then failed, on t
     },
   });
   // `.invalid` never resolves (RFC 6761).
-  const { id } = (await (await service.post({ ...sampleOrder(), callbackUrl: "https://shop.invalid/hooks" })).json()) as OrderJson;
+  const { id } = (await (
+    await service.post({ ...sampleOrder(), callbackUrl: "https://shop.invalid/hooks" })
+  ).json()) as OrderJson;
   const order = await service.waitForOrder(id, (o) => o.callback?.status === "failed", 15_000);
   expect(order.status).toBe("completed");
   expect(order.callback).toEqual({ status: "failed", attempts: 2 });

@@ -15,14 +15,28 @@ test("a handler slower than the claim lease keeps its claim: a second copy waits
   // Lease 600 ms, handler 2 s: only the heartbeat keeps the second copy from starting it.
   service = await startTestService({ transform: useOrderHandler("count-runs"), service: { leaseMs: 600 } });
   const orderId = Bun.randomUUIDv7();
-  await new OrderStore(service.redis).create(orderId, OrderStore.document({ ...sampleOrder() }), new Date().toISOString());
-  const message = { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD", holdMs: 2000 };
+  await new OrderStore(service.redis).create(
+    orderId,
+    OrderStore.document({ ...sampleOrder() }),
+    new Date().toISOString(),
+  );
+  const message = {
+    orderId,
+    customerId: "c-1",
+    items: [{ sku: "A", quantity: 1, unitPrice: 1 }],
+    currency: "USD",
+    holdMs: 2000,
+  };
   for (const _copy of [1, 2]) {
-    const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
+    const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, {
+      options: { messageId: orderId },
+    } as never);
     await new Promise((resolve) => session.on("success", resolve));
   }
   await service.waitForOrder(orderId, (order) => order.status === "completed");
-  await until("the second copy was skipped", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value > 0));
+  await until("the second copy was skipped", async () =>
+    (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value > 0),
+  );
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
   const order = await service.waitForOrder(orderId, () => true);
   expect(order.attempts).toBe(1);
@@ -46,7 +60,10 @@ test("a claim can only be extended, released or finished by the delivery that ho
   await ledger.release(first);
   await ledger.finish(first, "retrying", new Date().toISOString(), {});
   expect(await service.testRedis.get(leaseKey)).toBe(second.owner!);
-  expect(await ledger.claim({ ...first, owner: ledger.newOwner() }, new Date().toISOString())).toEqual({ kind: "busy", holder: second.owner! });
+  expect(await ledger.claim({ ...first, owner: ledger.newOwner() }, new Date().toISOString())).toEqual({
+    kind: "busy",
+    holder: second.owner!,
+  });
 
   await ledger.release(second);
   expect(await service.testRedis.exists(leaseKey)).toBe(0);

@@ -22,7 +22,10 @@ const TOKEN = "cli-test-token";
 
 /** A service whose order handler fails until `fixed` is set, dead-lettering at the first failure. */
 async function serviceWithDeadLetters(): Promise<TestService> {
-  return startTestService({ env: { ADMIN_TOKEN: TOKEN, LOG_LEVEL: "fatal" }, transform: useOrderHandler("fail-until-fixed", { delays: [50], maxAttempts: 1 }) });
+  return startTestService({
+    env: { ADMIN_TOKEN: TOKEN, LOG_LEVEL: "fatal" },
+    transform: useOrderHandler("fail-until-fixed", { delays: [50], maxAttempts: 1 }),
+  });
 }
 
 async function deadLetterAnOrder(running: TestService): Promise<string> {
@@ -32,7 +35,9 @@ async function deadLetterAnOrder(running: TestService): Promise<string> {
 }
 
 const adminList = async (running: TestService) =>
-  (await running.app.request("/admin/dead-letters", { headers: { Authorization: `Bearer ${TOKEN}` } })).json() as Promise<{ items: { id: string; orderId: string }[] }>;
+  (
+    await running.app.request("/admin/dead-letters", { headers: { Authorization: `Bearer ${TOKEN}` } })
+  ).json() as Promise<{ items: { id: string; orderId: string }[] }>;
 
 describe("dead-letters", () => {
   test("list shows what the admin API shows, and replay re-runs the order", async () => {
@@ -40,7 +45,12 @@ describe("dead-letters", () => {
     const orderId = await deadLetterAnOrder(service);
     // The recorder stores the dead letter after the order's status changed.
     let listed = await adminList(service);
-    for (const deadline = Date.now() + 10_000; listed.items.length === 0 && Date.now() < deadline; listed = await adminList(service)) await Bun.sleep(25);
+    for (
+      const deadline = Date.now() + 10_000;
+      listed.items.length === 0 && Date.now() < deadline;
+      listed = await adminList(service)
+    )
+      await Bun.sleep(25);
     expect(listed.items.map((item) => item.orderId)).toEqual([orderId]);
     const id = listed.items[0]!.id;
 
@@ -71,7 +81,12 @@ describe("dead-letters", () => {
     service = await serviceWithDeadLetters();
     await Promise.all([deadLetterAnOrder(service), deadLetterAnOrder(service), deadLetterAnOrder(service)]);
     let listed = await adminList(service);
-    for (const deadline = Date.now() + 10_000; listed.items.length < 3 && Date.now() < deadline; listed = await adminList(service)) await Bun.sleep(25);
+    for (
+      const deadline = Date.now() + 10_000;
+      listed.items.length < 3 && Date.now() < deadline;
+      listed = await adminList(service)
+    )
+      await Bun.sleep(25);
     expect(listed.items).toHaveLength(3);
 
     const deleted = captureOutput();

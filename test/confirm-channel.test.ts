@@ -22,9 +22,17 @@ async function openChannel(timeoutMs = 5000): Promise<ConfirmChannel> {
   return channel;
 }
 
-function publish(channel: ConfirmChannel, exchange: string, routingKey: string, messageId: string, mandatory = true): Promise<SettleFailure | "ok"> {
+function publish(
+  channel: ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  messageId: string,
+  mandatory = true,
+): Promise<SettleFailure | "ok"> {
   return new Promise((resolve) => {
-    channel.publish(exchange, routingKey, Buffer.from("{}"), { messageId, persistent: true, mandatory }, (failure) => resolve(failure ?? "ok"));
+    channel.publish(exchange, routingKey, Buffer.from("{}"), { messageId, persistent: true, mandatory }, (failure) =>
+      resolve(failure ?? "ok"),
+    );
   });
 }
 
@@ -32,7 +40,9 @@ test("many publishes in flight settle once each: routed ones succeed, unroutable
   const queue = await queueForTest();
   const channel = await openChannel();
   const results = await Promise.all(
-    Array.from({ length: 200 }, (_, i) => (i % 10 === 0 ? publish(channel, "", `${queue}.nowhere`, `m-${i}`) : publish(channel, "", queue, `m-${i}`))),
+    Array.from({ length: 200 }, (_, i) =>
+      i % 10 === 0 ? publish(channel, "", `${queue}.nowhere`, `m-${i}`) : publish(channel, "", queue, `m-${i}`),
+    ),
   );
   expect(results.filter((result) => result === "unroutable")).toHaveLength(20);
   expect(results.filter((result) => result === "ok")).toHaveLength(180);
@@ -41,7 +51,10 @@ test("many publishes in flight settle once each: routed ones succeed, unroutable
 test("the same messageId published to two places: only the unroutable copy fails", async () => {
   const queue = await queueForTest();
   const channel = await openChannel();
-  const [routed, unroutable] = await Promise.all([publish(channel, "", queue, "same"), publish(channel, "", `${queue}.nowhere`, "same")]);
+  const [routed, unroutable] = await Promise.all([
+    publish(channel, "", queue, "same"),
+    publish(channel, "", `${queue}.nowhere`, "same"),
+  ]);
   expect(routed).toBe("ok");
   expect(unroutable).toBe("unroutable");
 });

@@ -24,7 +24,12 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
   const dir = mkdtempSync(join(tmpdir(), "crash-loop-"));
   writeFileSync(join(dir, "rascal.json"), JSON.stringify(topology));
   const port = freePort();
-  const env = { RASCAL_CONFIG: join(dir, "rascal.json"), HANDLERS_DIR: FIXTURE_HANDLERS, REDIS_KEY_PREFIX: keyPrefix, PORT: String(port) };
+  const env = {
+    RASCAL_CONFIG: join(dir, "rascal.json"),
+    HANDLERS_DIR: FIXTURE_HANDLERS,
+    REDIS_KEY_PREFIX: keyPrefix,
+    PORT: String(port),
+  };
 
   // A test service in the same namespace and key prefix reads the results and cleans up after.
   const observer = await startTestService({
@@ -35,7 +40,10 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
       const queues = (config.vhosts["/"] as { queues: Record<string, any> }).queues;
       queues["orders.process"].options.arguments["x-delivery-limit"] = scenario.deliveryLimit;
       // The same ladder as the child's, so that closing the observer deletes its queues too.
-      (config.pipeline as { retries: Record<string, unknown> }).retries.process_order = { delays: [100], maxAttempts: scenario.maxAttempts };
+      (config.pipeline as { retries: Record<string, unknown> }).retries.process_order = {
+        delays: [100],
+        maxAttempts: scenario.maxAttempts,
+      };
     },
   });
   let child = spawnService(env);

@@ -30,7 +30,9 @@ test("kill -9 mid-handler: the message is redelivered and completes on the next 
   await eventually("the order completed", async () => (await status(id)) === "completed");
   expect(await env.db.get(`runs:${id}`)).toBe("2");
   expect(await env.db.hget(`order:${id}`, "attempts")).toBe("2");
-  const history = (await env.db.lrange(`order:${id}:history`, 0, -1)).map((entry) => (JSON.parse(entry) as { status: string }).status);
+  const history = (await env.db.lrange(`order:${id}:history`, 0, -1)).map(
+    (entry) => (JSON.parse(entry) as { status: string }).status,
+  );
   expect(history).toEqual(["accepted", "processing", "processing", "completed"]);
 });
 

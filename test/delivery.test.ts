@@ -10,7 +10,15 @@ afterEach(async () => {
 });
 
 function orderMessage(orderId: string, holdMs = 0) {
-  return { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD", total: 1, createdAt: new Date().toISOString(), holdMs };
+  return {
+    orderId,
+    customerId: "c-1",
+    items: [{ sku: "A", quantity: 1, unitPrice: 1 }],
+    currency: "USD",
+    total: 1,
+    createdAt: new Date().toISOString(),
+    holdMs,
+  };
 }
 
 test("the same messageId delivered twice runs the handler once", async () => {
@@ -19,9 +27,13 @@ test("the same messageId delivered twice runs the handler once", async () => {
   await service.waitForOrder(accepted.id, (order) => order.status === "completed");
 
   // A second copy of the same message, as a publisher retry or a broker redelivery would make.
-  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(accepted.id), { options: { messageId: accepted.id } } as never);
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(accepted.id), {
+    options: { messageId: accepted.id },
+  } as never);
   await new Promise((resolve) => session.on("success", resolve));
-  await until("the copy was skipped as a duplicate", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value > 0));
+  await until("the copy was skipped as a duplicate", async () =>
+    (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value > 0),
+  );
 
   expect(await service.testRedis.get(`runs:${accepted.id}`)).toBe("1");
   const order = (await (await service.getOrder(accepted.id)).json()) as OrderJson;
@@ -37,21 +49,33 @@ test("two copies delivered at once: one runs, the other waits and is skipped", a
   const store = new OrderStore(service.redis);
   await store.create(orderId, OrderStore.document({ ...sampleOrder() }), new Date().toISOString());
   const message = orderMessage(orderId, 300);
-  await Promise.all([0, 1].map(async () => {
-    const session = await service!.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
-    await new Promise((resolve) => session.on("success", resolve));
-  }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      const session = await service!.broker.broker.publish(ORDER_PUBLICATION, message, {
+        options: { messageId: orderId },
+      } as never);
+      await new Promise((resolve) => session.on("success", resolve));
+    }),
+  );
   await service.waitForOrder(orderId, (order) => order.status === "completed");
-  await until("one copy was skipped as a duplicate", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value === 1));
+  await until("one copy was skipped as a duplicate", async () =>
+    (await service!.metrics.messagesConsumed.get()).values.some(
+      (v) => v.labels.outcome === "duplicate" && v.value === 1,
+    ),
+  );
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
 });
 
 test("a message for an order that does not exist is dropped, not processed", async () => {
   service = await startTestService({ transform: useOrderHandler("count-runs") });
   const orderId = Bun.randomUUIDv7();
-  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), { options: { messageId: orderId } } as never);
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), {
+    options: { messageId: orderId },
+  } as never);
   await new Promise((resolve) => session.on("success", resolve));
-  await until("the message was dropped", async () => (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped" && v.value > 0));
+  await until("the message was dropped", async () =>
+    (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped" && v.value > 0),
+  );
   expect(await service.testRedis.get(`runs:${orderId}`)).toBeNull();
 });
 
@@ -80,7 +104,10 @@ test("a handler of an event about an order gets the order's id in ctx, without t
   });
   const target = service;
   const { id } = (await (await target.post(sampleOrder())).json()) as OrderJson;
-  await until("the completion event was handled", async () => (await target.testRedis.get("order-id:notify_customer")) !== null);
+  await until(
+    "the completion event was handled",
+    async () => (await target.testRedis.get("order-id:notify_customer")) !== null,
+  );
   expect(await target.testRedis.get("order-id:notify_customer")).toBe(id);
   const order = (await (await target.getOrder(id)).json()) as OrderJson;
   expect(order.status).toBe("completed");

@@ -21,11 +21,15 @@ test("an order unfinished after ORDER_TIMEOUT_MS ends expired and is not process
   // The retry still arrives later: it must be dropped, not run.
   await service.testRedis.set("fixed", "1");
   for (let i = 0; i < 200; i++) {
-    const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "process_order" && v.labels.outcome === "dropped");
+    const dropped = (await service.metrics.messagesConsumed.get()).values.find(
+      (v) => v.labels.subscription === "process_order" && v.labels.outcome === "dropped",
+    );
     if (dropped?.value) break;
     await Bun.sleep(25);
   }
-  const dropped = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "process_order" && v.labels.outcome === "dropped");
+  const dropped = (await service.metrics.messagesConsumed.get()).values.find(
+    (v) => v.labels.subscription === "process_order" && v.labels.outcome === "dropped",
+  );
   expect(dropped?.value).toBe(1);
   expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
   const final = (await (await service.getOrder(id)).json()) as OrderJson;
@@ -38,11 +42,15 @@ test("an order that completes in time is not touched by its timeout", async () =
   await service.waitForOrder(id, (order) => order.status === "completed");
   // Wait until the timeout message itself was consumed.
   for (let i = 0; i < 200; i++) {
-    const consumed = (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "expire_orders");
+    const consumed = (await service.metrics.messagesConsumed.get()).values.find(
+      (v) => v.labels.subscription === "expire_orders",
+    );
     if (consumed?.value === 1) break;
     await Bun.sleep(25);
   }
-  expect((await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "expire_orders")?.value).toBe(1);
+  expect(
+    (await service.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "expire_orders")?.value,
+  ).toBe(1);
   const order = (await (await service.getOrder(id)).json()) as OrderJson;
   expect(order.status).toBe("completed");
   expect(order.history.map((h) => h.status)).toEqual(["accepted", "processing", "completed"]);
@@ -59,8 +67,13 @@ test("a replayed order gets ORDER_TIMEOUT_MS again: the timeout from its accepta
   await service.waitForOrder(id, (order) => order.status === "dead_lettered");
   // Replay close to the end of the first timeout, which then passes while the replay runs.
   await Bun.sleep(1000);
-  const { items } = (await (await service.app.request("/admin/dead-letters", { headers: admin })).json()) as { items: { id: string }[] };
-  expect((await service.app.request(`/admin/dead-letters/${items[0]!.id}/replay`, { method: "POST", headers: admin })).status).toBe(202);
+  const { items } = (await (await service.app.request("/admin/dead-letters", { headers: admin })).json()) as {
+    items: { id: string }[];
+  };
+  expect(
+    (await service.app.request(`/admin/dead-letters/${items[0]!.id}/replay`, { method: "POST", headers: admin }))
+      .status,
+  ).toBe(202);
 
   const expired = await service.waitForOrder(id, (order) => order.status === "expired");
   const at = (status: string) => Date.parse(expired.history.findLast((entry) => entry.status === status)!.at);

@@ -1,6 +1,13 @@
 import { afterEach, expect, test } from "bun:test";
 import { freePort } from "./helpers/free-port";
-import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import {
+  expectProblem,
+  sampleOrder,
+  startTestService,
+  useOrderHandler,
+  type OrderJson,
+  type TestService,
+} from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {
@@ -15,11 +22,17 @@ test("a chunked body over 64 KiB (no Content-Length) is 413", async () => {
   const chunk = new TextEncoder().encode(`{"customerId":"${"x".repeat(70 * 1024)}"}`);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      for (let offset = 0; offset < chunk.length; offset += 8192) controller.enqueue(chunk.slice(offset, offset + 8192));
+      for (let offset = 0; offset < chunk.length; offset += 8192)
+        controller.enqueue(chunk.slice(offset, offset + 8192));
       controller.close();
     },
   });
-  const response = await service.app.request("/orders", { method: "POST", headers: { "Content-Type": "application/json" }, body, duplex: "half" } as RequestInit);
+  const response = await service.app.request("/orders", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body,
+    duplex: "half",
+  } as RequestInit);
   await expectProblem(response, 413);
   expect(await orderKeys()).toBe(0);
 });
@@ -43,7 +56,10 @@ test("deeply nested JSON is a validation error, not a crash", async () => {
   service = await startTestService();
   const deep = "[".repeat(20_000) + "]".repeat(20_000);
   await expectProblem(await service.post(`{"customerId":"c","items":${deep}}`), 422);
-  await expectProblem(await service.post(`{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":1}],"x":${deep}}`), 422);
+  await expectProblem(
+    await service.post(`{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":1}],"x":${deep}}`),
+    422,
+  );
   await expectProblem(await service.post(deep), 422);
   expect(await orderKeys()).toBe(0);
 });
@@ -119,7 +135,13 @@ test("ids from the URL reach Redis only when they are well-formed", async () => 
   const auth = { Authorization: "Bearer admin-secret" };
   for (const id of ["*", "%2A", "..%2Forder%3A1", "order:1", "dl:index", "0".repeat(33)]) {
     await expectProblem(await service.getOrder(id), 404);
-    await expectProblem(await service.app.request(`/admin/dead-letters/${id}`, { method: "DELETE", headers: auth }), 404);
-    await expectProblem(await service.app.request(`/admin/dead-letters/${id}/replay`, { method: "POST", headers: auth }), 404);
+    await expectProblem(
+      await service.app.request(`/admin/dead-letters/${id}`, { method: "DELETE", headers: auth }),
+      404,
+    );
+    await expectProblem(
+      await service.app.request(`/admin/dead-letters/${id}/replay`, { method: "POST", headers: auth }),
+      404,
+    );
   }
 });

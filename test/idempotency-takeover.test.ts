@@ -2,7 +2,14 @@ import { afterEach, expect, test } from "bun:test";
 import { ORDER_PUBLICATION } from "../src/broker/topology";
 import { OrderStore } from "../src/store/order-store";
 import { until } from "./helpers/eventually";
-import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import {
+  expectProblem,
+  sampleOrder,
+  startTestService,
+  useOrderHandler,
+  type OrderJson,
+  type TestService,
+} from "./helpers/service";
 
 /**
  * A request that recorded its order and then died with its process (before or after the
@@ -28,7 +35,12 @@ async function orderOfDeadRequest(service: TestService): Promise<{ orderId: stri
   const orderId = Bun.randomUUIDv7();
   const createdAt = new Date().toISOString();
   const claim = OrderStore.idempotencyClaim(KEY, sampleOrder());
-  const created = await new OrderStore(service.redis, LEASE_MS).create(orderId, OrderStore.document(sampleOrder()), createdAt, claim);
+  const created = await new OrderStore(service.redis, LEASE_MS).create(
+    orderId,
+    OrderStore.document(sampleOrder()),
+    createdAt,
+    claim,
+  );
   expect(created.kind).toBe("created");
   return { orderId, createdAt };
 }
@@ -36,7 +48,9 @@ async function orderOfDeadRequest(service: TestService): Promise<{ orderId: stri
 /** The message the dead request may have published before it died. */
 async function publishAsDeadRequest(service: TestService, orderId: string, createdAt: string): Promise<void> {
   const message = { orderId, ...OrderStore.document(sampleOrder()), createdAt };
-  const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, {
+    options: { messageId: orderId },
+  } as never);
   await new Promise((resolve) => session.on("success", resolve));
 }
 
@@ -72,7 +86,9 @@ test("died after publishing, order already processed: the retry replays it witho
   const response = await retry(service);
   expect(response.status).toBe(202);
   expect(((await response.json()) as OrderJson).id).toBe(orderId);
-  const orderPublishes = (await service.metrics.messagesPublished.get()).values.filter((value) => value.labels.publication === ORDER_PUBLICATION);
+  const orderPublishes = (await service.metrics.messagesPublished.get()).values.filter(
+    (value) => value.labels.publication === ORDER_PUBLICATION,
+  );
   expect(orderPublishes.reduce((sum, value) => sum + value.value, 0)).toBe(0);
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
 });
@@ -88,10 +104,16 @@ test("died after publishing, message still queued: both copies arrive and the ha
   expect(response.status).toBe(202);
   expect(((await response.json()) as OrderJson).id).toBe(orderId);
 
-  const worker = await start({ env: { ROLE: "worker" }, namespace: api.namespace, service: { keyPrefix: api.keyPrefix } });
+  const worker = await start({
+    env: { ROLE: "worker" },
+    namespace: api.namespace,
+    service: { keyPrefix: api.keyPrefix },
+  });
   await api.waitForOrder(orderId, (order) => order.status === "completed");
   await until("the second copy was skipped", async () =>
-    (await worker.metrics.messagesConsumed.get()).values.some((value) => value.labels.outcome === "duplicate" && value.value === 1),
+    (await worker.metrics.messagesConsumed.get()).values.some(
+      (value) => value.labels.outcome === "duplicate" && value.value === 1,
+    ),
   );
   expect(await api.testRedis.get(`runs:${orderId}`)).toBe("1");
 });

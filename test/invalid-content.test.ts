@@ -22,7 +22,9 @@ async function publishRaw(target: TestService, body: Buffer, messageId: string) 
 
 async function waitForDeadLetters(target: TestService, count: number) {
   for (let i = 0; i < 200; i++) {
-    const { items } = (await (await target.app.request("/admin/dead-letters", { headers: ADMIN })).json()) as { items: Record<string, any>[] };
+    const { items } = (await (await target.app.request("/admin/dead-letters", { headers: ADMIN })).json()) as {
+      items: Record<string, any>[];
+    };
     if (items.length >= count) return items;
     await Bun.sleep(25);
   }
@@ -36,13 +38,20 @@ test("unparseable and non-order messages go to the dead letters; the consumer ke
 
   const items = await waitForDeadLetters(service, 2);
   const byMessage = Object.fromEntries(items.map((item) => [item.messageId, item]));
-  expect(byMessage["broken-1"]).toMatchObject({ reason: "invalid_content", queue: "orders.process", payload: "{ this is not json", attempts: 0 });
+  expect(byMessage["broken-1"]).toMatchObject({
+    reason: "invalid_content",
+    queue: "orders.process",
+    payload: "{ this is not json",
+    attempts: 0,
+  });
   expect(byMessage["not-an-order-1"]).toMatchObject({ reason: "invalid_content", payload: { hello: "world" } });
   expect(byMessage["not-an-order-1"]!.error).toContain("not an order message");
 
   const response = await service.post(sampleOrder());
   const { id } = (await response.json()) as OrderJson;
   await service.waitForOrder(id, (order) => order.status === "completed");
-  const outcomes = (await service.metrics.messagesConsumed.get()).values.filter((v) => v.labels.subscription === "process_order");
+  const outcomes = (await service.metrics.messagesConsumed.get()).values.filter(
+    (v) => v.labels.subscription === "process_order",
+  );
   expect(outcomes.find((v) => v.labels.outcome === "dead_lettered")?.value).toBe(2);
 });

@@ -5,7 +5,13 @@ import { captureLogs } from "./helpers/log-capture";
 
 test("credentials in a log line or its bindings are printed as [redacted], the logged object untouched", () => {
   const { log, lines } = captureLogs();
-  const fields = { password: "p1", url: "amqp://u:p2@host", headers: { authorization: "Bearer p3", accept: "json" }, connection: { url: "redis://:p4@h" }, orderId: "o-1" };
+  const fields = {
+    password: "p1",
+    url: "amqp://u:p2@host",
+    headers: { authorization: "Bearer p3", accept: "json" },
+    connection: { url: "redis://:p4@h" },
+    orderId: "o-1",
+  };
   log.child({ authorization: "Bearer p5" }).info(fields, "with secrets");
   log.info({ orderId: "o-2", headers: { accept: "json" } }, "without secrets");
 
@@ -25,7 +31,11 @@ test("credentials in a log line or its bindings are printed as [redacted], the l
 });
 
 test("stdout lines leave at the end of their turn, without waiting for more, and none is lost on exit", async () => {
-  const child = Bun.spawn(["bun", join(import.meta.dir, "fixtures/log-lines.ts")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn(["bun", join(import.meta.dir, "fixtures/log-lines.ts")], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = child.stdout.getReader();
   let text = "";
   const decoder = new TextDecoder();
@@ -44,7 +54,10 @@ test("stdout lines leave at the end of their turn, without waiting for more, and
     text += decoder.decode(value);
   }
   expect(await child.exited).toBe(0);
-  const steps = text.trim().split("\n").map((line) => (JSON.parse(line) as { step: number }).step);
+  const steps = text
+    .trim()
+    .split("\n")
+    .map((line) => (JSON.parse(line) as { step: number }).step);
   expect(steps).toEqual([1, 2, 3]);
 });
 

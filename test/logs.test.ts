@@ -20,7 +20,10 @@ test("the request id and traceparent sent over HTTP appear in the handler's log 
   expect(response.headers.get("x-request-id")).toBe(requestId);
   const { id: orderId } = (await response.json()) as OrderJson;
   await service.waitForOrder(orderId, (order) => order.status === "completed");
-  const lines = await eventually(async () => capture.lines(), (all) => all.some((line) => line.msg === "message completed" && line.subscription === "process_order"));
+  const lines = await eventually(
+    async () => capture.lines(),
+    (all) => all.some((line) => line.msg === "message completed" && line.subscription === "process_order"),
+  );
 
   // One line per request, carrying the request id.
   const requestLine = lines.find((line) => line.msg === "request" && line.method === "POST");
@@ -41,7 +44,14 @@ test("the request id and traceparent sent over HTTP appear in the handler's log 
 
   // One line per message outcome.
   const outcome = lines.find((line) => line.msg === "message completed" && line.subscription === "process_order");
-  expect(outcome).toMatchObject({ requestId, orderId, messageId: orderId, subscription: "process_order", attempt: 1, outcome: "completed" });
+  expect(outcome).toMatchObject({
+    requestId,
+    orderId,
+    messageId: orderId,
+    subscription: "process_order",
+    attempt: 1,
+    outcome: "completed",
+  });
   expect(typeof outcome?.durationMs).toBe("number");
 });
 
@@ -49,10 +59,22 @@ test("a dead-lettered message's outcome line carries the same fields and its dur
   const capture = captureLogs();
   service = await startTestService({ transform: useOrderHandler("permanent"), service: { log: capture.log } });
   const requestId = `req-${crypto.randomUUID()}`;
-  const { id: orderId } = (await (await service.post(sampleOrder(), { "X-Request-Id": requestId })).json()) as OrderJson;
-  const lines = await eventually(async () => capture.lines(), (all) => all.some((line: LogLine) => line.outcome === "dead_lettered"));
+  const { id: orderId } = (await (
+    await service.post(sampleOrder(), { "X-Request-Id": requestId })
+  ).json()) as OrderJson;
+  const lines = await eventually(
+    async () => capture.lines(),
+    (all) => all.some((line: LogLine) => line.outcome === "dead_lettered"),
+  );
   const outcome = lines.find((line) => line.outcome === "dead_lettered");
-  expect(outcome).toMatchObject({ requestId, orderId, messageId: orderId, subscription: "process_order", attempt: 1, reason: "permanent" });
+  expect(outcome).toMatchObject({
+    requestId,
+    orderId,
+    messageId: orderId,
+    subscription: "process_order",
+    attempt: 1,
+    reason: "permanent",
+  });
   expect(typeof outcome?.durationMs).toBe("number");
 });
 

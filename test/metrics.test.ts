@@ -21,11 +21,16 @@ test("/metrics counts an accepted and a processed order with the right labels", 
   service = await startTestService();
   const accepted = (await (await service.post(sampleOrder())).json()) as OrderJson;
   await service.waitForOrder(accepted.id, (order) => order.status === "completed");
-  const text = await eventually(scrape, (body) => sample(body, "messages_consumed_total", { subscription: "notify_customer", outcome: "completed" }) === 1);
+  const text = await eventually(
+    scrape,
+    (body) => sample(body, "messages_consumed_total", { subscription: "notify_customer", outcome: "completed" }) === 1,
+  );
 
   expect(sample(text, "orders_accepted_total")).toBe(1);
   expect(sample(text, "http_requests_total", { method: "POST", route: "/orders", status: "202" })).toBe(1);
-  expect(sample(text, "http_requests_total", { method: "GET", route: "/orders/:id", status: "200" })).toBeGreaterThanOrEqual(1);
+  expect(
+    sample(text, "http_requests_total", { method: "GET", route: "/orders/:id", status: "200" }),
+  ).toBeGreaterThanOrEqual(1);
   expect(sample(text, "http_request_duration_seconds_count", { method: "POST", route: "/orders" })).toBe(1);
   expect(sample(text, "messages_published_total", { publication: "order_created" })).toBe(1);
   expect(sample(text, "messages_published_total", { publication: "order_completed" })).toBe(1);

@@ -40,7 +40,9 @@ describe("/openapi.json", () => {
 
   test("documents the headers clients rely on, problem+json on every error, and the probes", async () => {
     const post = doc.paths["/orders"].post.responses;
-    expect(Object.keys(post["202"].headers)).toEqual(expect.arrayContaining(["X-Request-Id", "Location", "Idempotent-Replayed"]));
+    expect(Object.keys(post["202"].headers)).toEqual(
+      expect.arrayContaining(["X-Request-Id", "Location", "Idempotent-Replayed"]),
+    );
     expect(Object.keys(post["409"].headers)).toContain("Retry-After");
     expect(Object.keys(post["503"].headers)).toContain("Retry-After");
     const unauthorized = doc.paths["/admin/dead-letters"].get.responses["401"];
@@ -60,7 +62,9 @@ describe("/openapi.json", () => {
     expect(schema.example).toBeDefined();
     const response = await post(schema.example);
     expect(response.status).toBe(202);
-    expect(resolve(doc.paths["/orders"].post.responses["202"].content["application/json"].schema).required).toContain("status");
+    expect(resolve(doc.paths["/orders"].post.responses["202"].content["application/json"].schema).required).toContain(
+      "status",
+    );
   });
 
   test("the documented schema and the live validation agree", async () => {
@@ -73,10 +77,12 @@ describe("/openapi.json", () => {
     const item = { sku: "SKU-1", quantity: 2, unitPrice: 19.99 };
     const order = (patch: Record<string, unknown> = {}) => ({ customerId: "c-1", items: [item], ...patch });
     const candidates: Record<string, unknown> = {
-      "minimal": order(),
+      minimal: order(),
       "every field": order({ currency: "EUR", callbackUrl: "http://shop.example/hook" }),
       "longest ids": order({ customerId: "c".repeat(64), items: [{ ...item, sku: "s".repeat(64) }] }),
-      "100 items at the limits": order({ items: Array.from({ length: 100 }, () => ({ sku: "S", quantity: 1000, unitPrice: 0 })) }),
+      "100 items at the limits": order({
+        items: Array.from({ length: 100 }, () => ({ sku: "S", quantity: 1000, unitPrice: 0 })),
+      }),
       "unknown field": order({ coupon: "FREE" }),
       "unknown item field": order({ items: [{ ...item, colour: "red" }] }),
       "missing customerId": { items: [item] },
@@ -98,7 +104,10 @@ describe("/openapi.json", () => {
     for (const [name, body] of Object.entries(candidates)) {
       const status = (await post(body)).status;
       expect([202, 422]).toContain(status);
-      if (documented(body) !== (status === 202)) disagreements.push(`${name}: document says ${documented(body) ? "valid" : "invalid"}, service answered ${status}`);
+      if (documented(body) !== (status === 202))
+        disagreements.push(
+          `${name}: document says ${documented(body) ? "valid" : "invalid"}, service answered ${status}`,
+        );
     }
     expect(disagreements).toEqual([]);
   });

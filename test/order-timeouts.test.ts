@@ -25,11 +25,14 @@ test("orders accepted within the batch window share one timeout message; a lone 
   const timeouts = new OrderTimeouts(publisher, createLogger("silent"));
   timeouts.schedule({ orderId: "order-1", requestId: "req-1", headers: { "x-request-id": "req-1" } });
   await new Promise((resolve) => setImmediate(resolve));
-  for (const n of [2, 3]) timeouts.schedule({ orderId: `order-${n}`, requestId: `req-${n}`, headers: { "x-request-id": `req-${n}` } });
+  for (const n of [2, 3])
+    timeouts.schedule({ orderId: `order-${n}`, requestId: `req-${n}`, headers: { "x-request-id": `req-${n}` } });
   expect(published).toHaveLength(0);
   await Bun.sleep(TIMEOUT_BATCH_WINDOW_MS * 2);
   expect(published).toHaveLength(1);
-  expect(published[0]!.payload).toEqual({ orders: ["1", "2", "3"].map((n) => ({ orderId: `order-${n}`, requestId: `req-${n}` })) });
+  expect(published[0]!.payload).toEqual({
+    orders: ["1", "2", "3"].map((n) => ({ orderId: `order-${n}`, requestId: `req-${n}` })),
+  });
 
   timeouts.schedule({ orderId: "order-4", requestId: "req-4", headers: { "x-request-id": "req-4" } });
   await Bun.sleep(TIMEOUT_BATCH_WINDOW_MS * 2);
@@ -44,7 +47,14 @@ test("flush sends the waiting timeouts at once (shutdown)", async () => {
   timeouts.schedule({ orderId: "order-1", requestId: "req-1", headers: {} });
   timeouts.schedule({ orderId: "order-2", requestId: "req-2", headers: {} });
   await timeouts.flush();
-  expect(published.map((message) => message.payload)).toEqual([{ orders: [{ orderId: "order-1", requestId: "req-1" }, { orderId: "order-2", requestId: "req-2" }] }]);
+  expect(published.map((message) => message.payload)).toEqual([
+    {
+      orders: [
+        { orderId: "order-1", requestId: "req-1" },
+        { orderId: "order-2", requestId: "req-2" },
+      ],
+    },
+  ]);
   await Bun.sleep(TIMEOUT_BATCH_WINDOW_MS * 2);
   expect(published).toHaveLength(1);
 });

@@ -85,7 +85,12 @@ describe("bad input is refused with problem+json and nothing is accepted", () =>
   });
 
   test("every JSON media type RFC 9110 allows is taken; a compressed body is 415", async () => {
-    for (const contentType of ["application/json ; charset=utf-8", "application/json;", "APPLICATION/JSON", "application/json;\tcharset=utf-8"]) {
+    for (const contentType of [
+      "application/json ; charset=utf-8",
+      "application/json;",
+      "APPLICATION/JSON",
+      "application/json;\tcharset=utf-8",
+    ]) {
       const response = await service.post(sampleOrder(), { "Content-Type": contentType });
       expect({ contentType, status: response.status }).toEqual({ contentType, status: 202 });
     }
@@ -98,7 +103,8 @@ describe("bad input is refused with problem+json and nothing is accepted", () =>
   });
 
   test("unitPrice: two decimals at any size are taken, a third decimal is refused however small", async () => {
-    const priced = (unitPrice: string) => `{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":${unitPrice}}]}`;
+    const priced = (unitPrice: string) =>
+      `{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":${unitPrice}}]}`;
     for (const price of ["134217728.02", "660842819785.06", "1.10", "1e-2"]) {
       expect({ price, status: (await service.post(priced(price))).status }).toEqual({ price, status: 202 });
     }
@@ -108,9 +114,18 @@ describe("bad input is refused with problem+json and nothing is accepted", () =>
   });
 
   test("total is exact in cents, also past 2^53 cents", async () => {
-    const large = await service.post({ customerId: "c", items: [{ sku: "a", quantity: 1000, unitPrice: 999999999999.99 }] });
+    const large = await service.post({
+      customerId: "c",
+      items: [{ sku: "a", quantity: 1000, unitPrice: 999999999999.99 }],
+    });
     expect(((await large.json()) as OrderJson).total).toBe(999999999999990);
-    const small = await service.post({ customerId: "c", items: [{ sku: "a", quantity: 1, unitPrice: 0.1 }, { sku: "b", quantity: 1, unitPrice: 0.2 }] });
+    const small = await service.post({
+      customerId: "c",
+      items: [
+        { sku: "a", quantity: 1, unitPrice: 0.1 },
+        { sku: "b", quantity: 1, unitPrice: 0.2 },
+      ],
+    });
     expect(((await small.json()) as OrderJson).total).toBe(0.3);
   });
 
@@ -142,7 +157,12 @@ describe("bad input is refused with problem+json and nothing is accepted", () =>
   });
 
   test("a __proto__ key is an unknown field, not a prototype", async () => {
-    await expectProblem(await service.post('{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":1}],"__proto__":{"admin":true}}'), 422);
+    await expectProblem(
+      await service.post(
+        '{"customerId":"c","items":[{"sku":"a","quantity":1,"unitPrice":1}],"__proto__":{"admin":true}}',
+      ),
+      422,
+    );
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
   });
 
@@ -154,10 +174,15 @@ describe("bad input is refused with problem+json and nothing is accepted", () =>
 
 describe("Idempotency-Key", () => {
   test("same key and same body replays the first response, key order irrelevant", async () => {
-    const first = await service.post({ customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 5 }] }, { "Idempotency-Key": "k-1" });
+    const first = await service.post(
+      { customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 5 }] },
+      { "Idempotency-Key": "k-1" },
+    );
     expect(first.status).toBe(202);
     const firstBody = (await first.json()) as OrderJson;
-    const again = await service.post('{"items":[{"unitPrice":5,"quantity":1,"sku":"A"}],"customerId":"c-1"}', { "Idempotency-Key": "k-1" });
+    const again = await service.post('{"items":[{"unitPrice":5,"quantity":1,"sku":"A"}],"customerId":"c-1"}', {
+      "Idempotency-Key": "k-1",
+    });
     expect(again.status).toBe(202);
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.headers.get("location")).toBe(`/orders/${firstBody.id}`);

@@ -15,14 +15,24 @@ afterEach(async () => {
 async function filledQueue(count: number) {
   const filled = await tempQueue("consume", { "x-queue-type": "quorum" });
   cleanups.push(filled.remove);
-  for (let i = 0; i < count; i++) filled.channel.sendToQueue(filled.queue, Buffer.from(JSON.stringify({ n: i })), { messageId: `m-${i}`, contentType: "application/json" });
+  for (let i = 0; i < count; i++)
+    filled.channel.sendToQueue(filled.queue, Buffer.from(JSON.stringify({ n: i })), {
+      messageId: `m-${i}`,
+      contentType: "application/json",
+    });
   await filled.channel.waitForConfirms();
   return filled;
 }
 
-function consumers(queue: string, prefetch: number, onDelivery: (messageId: string, content: unknown) => Promise<Settlement>): QueueConsumers {
+function consumers(
+  queue: string,
+  prefetch: number,
+  onDelivery: (messageId: string, content: unknown) => Promise<Settlement>,
+): QueueConsumers {
   const consumer = new QueueConsumers([AMQP_URL], "queue-consumers test", log);
-  consumer.add({ name: "test", vhost: "/", source: queue, prefetch }, (message, content) => onDelivery(message.properties.messageId as string, content));
+  consumer.add({ name: "test", vhost: "/", source: queue, prefetch }, (message, content) =>
+    onDelivery(message.properties.messageId as string, content),
+  );
   cleanups.push(() => consumer.close());
   return consumer;
 }
@@ -39,7 +49,11 @@ test("deliveries finishing out of order, some requeued once, are each acked exac
     return Number(messageId.slice(2)) % 10 === 0 && times === 1 ? "requeue" : "ack";
   });
   await consumer.start();
-  await until("all delivered", async () => seen.size === 300 && [...seen].every(([id, times]) => times === (Number(id.slice(2)) % 10 === 0 ? 2 : 1)));
+  await until(
+    "all delivered",
+    async () =>
+      seen.size === 300 && [...seen].every(([id, times]) => times === (Number(id.slice(2)) % 10 === 0 ? 2 : 1)),
+  );
   await Bun.sleep(100);
   // Closing returns whatever is unacknowledged: nothing may come back, and nothing came twice.
   await consumer.close();

@@ -20,7 +20,9 @@ async function deleteQueue(queue: string): Promise<void> {
 }
 
 const notified = async (target: TestService) =>
-  (await target.metrics.messagesConsumed.get()).values.find((v) => v.labels.subscription === "notify_customer" && v.labels.outcome === "completed")?.value ?? 0;
+  (await target.metrics.messagesConsumed.get()).values.find(
+    (v) => v.labels.subscription === "notify_customer" && v.labels.outcome === "completed",
+  )?.value ?? 0;
 
 test("a subscription whose queue is deleted under it stops alone, and comes back with its queue and bindings", async () => {
   service = await startTestService();
@@ -33,7 +35,10 @@ test("a subscription whose queue is deleted under it stops alone, and comes back
 
   // Not ready while a subscription is not consumed (the broker's cancel may come after the
   // order completed); then the queue is declared again with its binding, and consumed.
-  await until("the lost subscription shows in /readyz", async () => (await target.app.request("/readyz")).status === 503);
+  await until(
+    "the lost subscription shows in /readyz",
+    async () => (await target.app.request("/readyz")).status === 503,
+  );
   await until("all subscriptions are consumed again", async () => (await target.app.request("/readyz")).status === 200);
   const before = await notified(target);
   const next = (await (await target.post(sampleOrder())).json()) as OrderJson;

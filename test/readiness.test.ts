@@ -23,11 +23,21 @@ function freePort(): number {
 }
 
 async function startRedis(port: number): Promise<Subprocess> {
-  const child = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "ignore" });
-  const client = new Redis(port, "127.0.0.1", { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
+  const child = Bun.spawn(
+    ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  const client = new Redis(port, "127.0.0.1", {
+    lazyConnect: true,
+    retryStrategy: () => 50,
+    maxRetriesPerRequest: null,
+  });
   // Refused connections are expected until the server is up.
   client.on("error", () => {});
-  await eventually(() => client.ping().catch(() => "down"), (answer) => answer === "PONG");
+  await eventually(
+    () => client.ping().catch(() => "down"),
+    (answer) => answer === "PONG",
+  );
   client.disconnect();
   return child;
 }
@@ -40,7 +50,9 @@ const readiness = async () => {
 test("/readyz answers 503 while Redis is unreachable and 200 again once it is back", async () => {
   const port = freePort();
   redisServer = await startRedis(port);
-  service = await startTestService({ env: { ROLE: "api", REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: "fatal" } });
+  service = await startTestService({
+    env: { ROLE: "api", REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: "fatal" },
+  });
   expect(await readiness()).toMatchObject({ status: 200, body: { checks: { broker: true, redis: true } } });
 
   redisServer.kill("SIGKILL");

@@ -4,7 +4,14 @@ import { ORDER_PUBLICATION } from "../src/broker/topology";
 import { OrderStore } from "../src/store/order-store";
 import { PrivateRedis } from "./helpers/private-redis";
 import { TcpProxy } from "./helpers/tcp-proxy";
-import { expectProblem, sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import {
+  expectProblem,
+  sampleOrder,
+  startTestService,
+  useOrderHandler,
+  type OrderJson,
+  type TestService,
+} from "./helpers/service";
 import { until } from "./helpers/eventually";
 
 // These tests stop Redis: a private redis-server (with AOF, so a restart keeps the orders).
@@ -57,11 +64,17 @@ test("Redis down: orders refused with 503 and Retry-After, reads 503, not ready;
 
 test("a message delivered while Redis is down is held without an ack and processed once it is back", async () => {
   const orderId = Bun.randomUUIDv7();
-  await new OrderStore(service.redis).create(orderId, OrderStore.document({ ...sampleOrder() }), new Date().toISOString());
+  await new OrderStore(service.redis).create(
+    orderId,
+    OrderStore.document({ ...sampleOrder() }),
+    new Date().toISOString(),
+  );
   await redis.stop();
 
   const message = { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD" };
-  const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, { options: { messageId: orderId } } as never);
+  const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, {
+    options: { messageId: orderId },
+  } as never);
   await new Promise((resolve) => session.on("success", resolve));
   await until("the worker took the message", async () => (await readyOrderMessages()) === 0);
   // Give the worker time to get it wrong (ack without a dedup decision) before Redis returns.
@@ -106,7 +119,10 @@ test("an order whose record was written but whose answer was lost is removed onc
     expect((await service.testRedis.keys(`${service.keyPrefix}order:*`)).length).toBeGreaterThan(before);
 
     relay.reset();
-    await until("the 503'd order's record is removed", async () => (await service.testRedis.keys(`${service.keyPrefix}order:*`)).length === before);
+    await until(
+      "the 503'd order's record is removed",
+      async () => (await service.testRedis.keys(`${service.keyPrefix}order:*`)).length === before,
+    );
     expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
     // The key is free again: the client's retry creates the order.
     const retried = await behindRelay.post(sampleOrder(), { "Idempotency-Key": "answer-lost" });

@@ -39,12 +39,19 @@ describe("retry ladder", () => {
     expect(done.error).toBeUndefined();
     expect(done.nextRetryAt).toBeUndefined();
     expect(done.history.map((entry) => entry.status)).toEqual([
-      "accepted", "processing", "retrying", "processing", "retrying", "processing", "completed",
+      "accepted",
+      "processing",
+      "retrying",
+      "processing",
+      "retrying",
+      "processing",
+      "completed",
     ]);
 
     // Each tier's republish is counted like any other confirmed publish.
     const published = (await service.metrics.messagesPublished.get()).values;
-    const tierCount = (tier: number) => published.find((v) => v.labels.publication === `process_order.retry.${tier}`)?.value;
+    const tierCount = (tier: number) =>
+      published.find((v) => v.labels.publication === `process_order.retry.${tier}`)?.value;
     expect([tierCount(1), tierCount(2)]).toEqual([1, 1]);
 
     const starts = (await service.testRedis.lrange(`starts:${id}`, 0, -1)).map(Number);
@@ -75,12 +82,22 @@ describe("retry ladder", () => {
     }
     expect(items.length).toBe(1);
     const entry = items[0]!;
-    expect(entry).toMatchObject({ orderId: id, messageId: id, queue: "orders.process", reason: "max_attempts", attempts: 3, error: "downstream unavailable" });
+    expect(entry).toMatchObject({
+      orderId: id,
+      messageId: id,
+      queue: "orders.process",
+      reason: "max_attempts",
+      attempts: 3,
+      error: "downstream unavailable",
+    });
     expect(entry.payload).toMatchObject({ orderId: id, customerId: "c-42" });
     expect(typeof entry.deadLetteredAt).toBe("string");
 
     await service.testRedis.set("fixed", "1");
-    const replay = await service.app.request(`/admin/dead-letters/${entry.id}/replay`, { method: "POST", headers: ADMIN });
+    const replay = await service.app.request(`/admin/dead-letters/${entry.id}/replay`, {
+      method: "POST",
+      headers: ADMIN,
+    });
     expect(replay.status).toBe(202);
     const done = await service.waitForOrder(id, (order) => order.status === "completed");
     expect(done.attempts).toBe(1);
@@ -91,7 +108,10 @@ describe("retry ladder", () => {
   });
 
   test("PermanentError dead-letters after one attempt, without retry", async () => {
-    service = await startTestService({ env: { ADMIN_TOKEN: "test-admin-token" }, transform: useOrderHandler("permanent", { delays: [50], maxAttempts: 5 }) });
+    service = await startTestService({
+      env: { ADMIN_TOKEN: "test-admin-token" },
+      transform: useOrderHandler("permanent", { delays: [50], maxAttempts: 5 }),
+    });
     const id = await placeOrder(service);
     const dead = await service.waitForOrder(id, (order) => order.status === "dead_lettered");
     expect(dead.attempts).toBe(1);
@@ -110,10 +130,15 @@ describe("retry ladder", () => {
   });
 
   test("ctx.publish to a publication rascal.json does not declare is a permanent error, not retried", async () => {
-    service = await startTestService({ transform: useOrderHandler("publish-unknown", { delays: [50], maxAttempts: 5 }) });
+    service = await startTestService({
+      transform: useOrderHandler("publish-unknown", { delays: [50], maxAttempts: 5 }),
+    });
     const id = await placeOrder(service);
     const dead = await service.waitForOrder(id, (order) => order.status === "dead_lettered");
-    expect(dead.error).toEqual({ message: 'ctx.publish: no publication "order_shipped_typo" in rascal.json\'s publications', permanent: true });
+    expect(dead.error).toEqual({
+      message: 'ctx.publish: no publication "order_shipped_typo" in rascal.json\'s publications',
+      permanent: true,
+    });
     await Bun.sleep(300);
     expect(await service.testRedis.get(`runs:${id}`)).toBe("1");
   });
@@ -128,9 +153,15 @@ describe("admin API", () => {
     expect(wrong.headers.get("content-type")).toContain("application/problem+json");
     expect((await service.app.request("/admin/dead-letters/replay", { method: "POST" })).status).toBe(401);
     expect((await service.app.request("/admin/dead-letters/0123", { method: "DELETE" })).status).toBe(401);
-    expect((await service.app.request("/admin/dead-letters", { headers: { Authorization: "Bearer TEST-ADMIN-TOKEN" } })).status).toBe(401);
+    expect(
+      (await service.app.request("/admin/dead-letters", { headers: { Authorization: "Bearer TEST-ADMIN-TOKEN" } }))
+        .status,
+    ).toBe(401);
     // The scheme's name is case-insensitive, the token is not.
-    expect((await service.app.request("/admin/dead-letters", { headers: { Authorization: "bearer test-admin-token" } })).status).toBe(200);
+    expect(
+      (await service.app.request("/admin/dead-letters", { headers: { Authorization: "bearer test-admin-token" } }))
+        .status,
+    ).toBe(200);
     await service.close();
 
     service = await startTestService();
@@ -151,12 +182,20 @@ describe("admin API", () => {
     }
     expect(items.length).toBe(3);
 
-    const removed = await service.app.request(`/admin/dead-letters/${items[0]!.id}`, { method: "DELETE", headers: ADMIN });
+    const removed = await service.app.request(`/admin/dead-letters/${items[0]!.id}`, {
+      method: "DELETE",
+      headers: ADMIN,
+    });
     expect(removed.status).toBe(204);
-    expect((await service.app.request(`/admin/dead-letters/${items[0]!.id}`, { method: "DELETE", headers: ADMIN })).status).toBe(404);
+    expect(
+      (await service.app.request(`/admin/dead-letters/${items[0]!.id}`, { method: "DELETE", headers: ADMIN })).status,
+    ).toBe(404);
 
     // One more, left by a subscription rascal.json no longer declares: it cannot go, the others still do.
-    const orphan = { ...(await new DeadLetterStore(service.testRedis).get(items[1]!.id))!, subscription: "retired_subscription" };
+    const orphan = {
+      ...(await new DeadLetterStore(service.testRedis).get(items[1]!.id))!,
+      subscription: "retired_subscription",
+    };
     orphan.id = DeadLetterStore.idFor(orphan.subscription, orphan.messageId);
     await new DeadLetterStore(service.testRedis).save(orphan);
 
@@ -165,9 +204,15 @@ describe("admin API", () => {
     expect(all.status).toBe(202);
     const result = (await all.json()) as { replayed: number; failed: { id: string; detail: string }[] };
     expect(result.replayed).toBe(2);
-    expect(result.failed).toEqual([{ id: orphan.id, detail: expect.stringContaining('"retired_subscription", which rascal.json no longer declares') }]);
+    expect(result.failed).toEqual([
+      {
+        id: orphan.id,
+        detail: expect.stringContaining('"retired_subscription", which rascal.json no longer declares'),
+      },
+    ]);
     expect((await adminList(service)).map((item) => item.id)).toEqual([orphan.id]);
-    for (const item of items.slice(1)) await service.waitForOrder(item.orderId, (order) => order.status === "completed");
+    for (const item of items.slice(1))
+      await service.waitForOrder(item.orderId, (order) => order.status === "completed");
     const deleted = (await (await service.getOrder(items[0]!.orderId)).json()) as OrderJson;
     expect(deleted.status).toBe("dead_lettered");
   });

@@ -22,7 +22,11 @@ test("SIGTERM: not ready, new orders refused, no new deliveries, the running han
   expect(refused.headers.get("retry-after")).toBeTruthy();
   // Published while the service drains: a consumer still subscribed would take it (and drop it,
   // as no order record exists for it).
-  await env.sendToQueue("orders.process", { orderId: crypto.randomUUID(), items: [{ sku: "A", quantity: 1, unitPrice: 1 }] }, "late-1");
+  await env.sendToQueue(
+    "orders.process",
+    { orderId: crypto.randomUUID(), items: [{ sku: "A", quantity: 1, unitPrice: 1 }] },
+    "late-1",
+  );
 
   expect(await service.exited).toBe(0);
   expect(await env.db.hget(`order:${id}`, "status")).toBe("completed");
@@ -42,7 +46,10 @@ test("SIGTERM with a handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, the messag
   expect(await env.db.exists(`lease:process_order:${id}`)).toBe(0);
 
   await env.spawn();
-  await eventually("the order completed on the next worker", async () => (await env.db.hget(`order:${id}`, "status")) === "completed");
+  await eventually(
+    "the order completed on the next worker",
+    async () => (await env.db.hget(`order:${id}`, "status")) === "completed",
+  );
   expect(await env.db.get(`runs:${id}`)).toBe("2");
   expect(await env.db.hget(`order:${id}`, "attempts")).toBe("2");
 });

@@ -19,7 +19,11 @@ async function runMain(env: Record<string, string>, args: string[] = []) {
     stderr: "pipe",
   });
   const timer = setTimeout(() => child.kill(), 15_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   clearTimeout(timer);
   return { code, stdout, stderr };
 }
@@ -68,7 +72,9 @@ describe("connection settings", () => {
   });
 
   test("REDIS_URL's path is the database number", () => {
-    expect(() => loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/abc" })).toThrow("REDIS_URL: its path must be a database number");
+    expect(() => loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/abc" })).toThrow(
+      "REDIS_URL: its path must be a database number",
+    );
     expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:6379/3" }).REDIS_URL).toBe("redis://127.0.0.1:6379/3");
     expect(loadConfig({ PORT: "0" }).PORT).toBe(0);
   });
@@ -79,7 +85,9 @@ describe("handlers", () => {
 
   test("an unknown handler name fails naming the file and key", async () => {
     const failure = loadHandlers(plans("no-such-handler"), FIXTURE_HANDLERS, "/srv/rascal.json", {});
-    await expect(failure).rejects.toThrow('/srv/rascal.json: subscriptions.process_order.handler: unknown handler "no-such-handler"');
+    await expect(failure).rejects.toThrow(
+      '/srv/rascal.json: subscriptions.process_order.handler: unknown handler "no-such-handler"',
+    );
   });
 
   test("a handler file without a default function fails naming the file", async () => {
@@ -136,7 +144,9 @@ describe("rascal.json", () => {
       topology.publications.order_completed = { ...topology.publications.order_completed, ...patch };
       const file = tempTopology(topology);
       try {
-        expect(() => load(file.path)).toThrow(`${file.path}: publications.order_completed.${kind}: ${kind} "no_such_${kind}" is not declared in vhosts./.${kind}s`);
+        expect(() => load(file.path)).toThrow(
+          `${file.path}: publications.order_completed.${kind}: ${kind} "no_such_${kind}" is not declared in vhosts./.${kind}s`,
+        );
       } finally {
         file.cleanup();
       }
@@ -163,7 +173,10 @@ describe("rascal.json", () => {
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout);
     const queues = printed.vhosts["/"].queues;
-    expect(queues["orders.process.retry.1000ms"].options.arguments).toEqual({ "x-message-ttl": 1000, "x-dead-letter-exchange": "orders.process.requeue" });
+    expect(queues["orders.process.retry.1000ms"].options.arguments).toEqual({
+      "x-message-ttl": 1000,
+      "x-dead-letter-exchange": "orders.process.requeue",
+    });
     expect(queues["orders.process.retry.5000ms"].options.arguments["x-message-ttl"]).toBe(5000);
     expect(queues["orders.process.retry.30000ms"].options.arguments["x-message-ttl"]).toBe(30000);
     expect(printed.pipeline).toBeUndefined();
@@ -174,14 +187,21 @@ describe("rascal.json", () => {
     const topology = await baseTopology();
     const vhost = topology.vhosts["/"];
     delete vhost.connection;
-    vhost.connections = ["amqp://orders:secret-1@rabbit-1:5672", { url: "amqp://orders:secret-2@rabbit-2:5672" }, { hostname: "rabbit-3", user: "orders", password: "secret-3" }];
+    vhost.connections = [
+      "amqp://orders:secret-1@rabbit-1:5672",
+      { url: "amqp://orders:secret-2@rabbit-2:5672" },
+      { hostname: "rabbit-3", user: "orders", password: "secret-3" },
+    ];
     const file = tempTopology(topology);
     try {
       const result = await runMain({ RASCAL_CONFIG: file.path }, ["topology", "print"]);
       expect(result.code).toBe(0);
       expect(result.stdout).not.toMatch(/secret-[123]/);
       expect(result.stdout).toContain("amqp://orders:***@rabbit-1:5672");
-      expect(JSON.parse(result.stdout).vhosts["/"].connections[2]).toMatchObject({ hostname: "rabbit-3", password: "***" });
+      expect(JSON.parse(result.stdout).vhosts["/"].connections[2]).toMatchObject({
+        hostname: "rabbit-3",
+        password: "***",
+      });
     } finally {
       file.cleanup();
     }
@@ -193,7 +213,9 @@ describe("rascal.json", () => {
       defaultAmqpUrl: "amqp://guest:guest@127.0.0.1:5672",
       amqpUrlOverride: "amqp://user:pw@broker.internal:5672/shop",
     });
-    expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe("amqp://user:pw@broker.internal:5672/shop");
+    expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe(
+      "amqp://user:pw@broker.internal:5672/shop",
+    );
   });
 
   test("AMQP_URL also replaces a list of cluster connections", () => {
@@ -208,7 +230,9 @@ describe("rascal.json", () => {
       },
     });
     expect(topology.rascal.vhosts["/"]!.connections).toBeUndefined();
-    expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe("amqp://user:pw@broker.internal:5672/shop");
+    expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe(
+      "amqp://user:pw@broker.internal:5672/shop",
+    );
   });
 });
 
@@ -217,7 +241,11 @@ describe("port", () => {
     const occupant = Bun.serve({ port: 0, fetch: () => new Response("taken") });
     const first = await startTestService();
     try {
-      const second = startTestService({ namespace: first.namespace, env: { PORT: String(occupant.port) }, service: { listen: true } });
+      const second = startTestService({
+        namespace: first.namespace,
+        env: { PORT: String(occupant.port) },
+        service: { listen: true },
+      });
       const error = await second.then(
         async (started) => {
           await started.close();
@@ -253,7 +281,9 @@ describe("topology drift", () => {
         },
         (failure: Error) => failure,
       );
-      expect(error?.message).toMatch(/rascal\.json: topology differs from the broker: queue "t-[0-9a-f]+:orders\.process" already exists with x-delivery-limit = 50, but rascal\.json declares 7/);
+      expect(error?.message).toMatch(
+        /rascal\.json: topology differs from the broker: queue "t-[0-9a-f]+:orders\.process" already exists with x-delivery-limit = 50, but rascal\.json declares 7/,
+      );
     } finally {
       await first.close();
     }

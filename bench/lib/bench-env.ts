@@ -45,7 +45,9 @@ export async function createBenchEnv(): Promise<BenchEnv> {
   const size = await redis.dbsize();
   if (size > 0) {
     redis.disconnect();
-    throw new Error(`Redis database ${db} is not empty (${size} keys): the bench needs one of its own; set BENCH_REDIS_DB`);
+    throw new Error(
+      `Redis database ${db} is not empty (${size} keys): the bench needs one of its own; set BENCH_REDIS_DB`,
+    );
   }
   const rascalConfigs: string[] = [];
 
@@ -66,9 +68,13 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       // runtime still publishes (and the broker confirms) each completion event.
       delete config.subscriptions.notify_customer;
       delete config.subscriptions.deliver_callback;
-      for (const vhost of Object.values(config.vhosts) as { queues?: Record<string, unknown>; bindings?: Record<string, unknown> }[]) {
+      for (const vhost of Object.values(config.vhosts) as {
+        queues?: Record<string, unknown>;
+        bindings?: Record<string, unknown>;
+      }[]) {
         for (const queue of ["events.notify_customer", "events.deliver_callback"]) delete vhost.queues?.[queue];
-        for (const binding of Object.keys(vhost.bindings ?? {})) if (/-> events\.(notify_customer|deliver_callback)$/.test(binding)) delete vhost.bindings![binding];
+        for (const binding of Object.keys(vhost.bindings ?? {}))
+          if (/-> events\.(notify_customer|deliver_callback)$/.test(binding)) delete vhost.bindings![binding];
       }
       const pipeline = (config as { pipeline?: { retries?: Record<string, unknown> } }).pipeline;
       if (pipeline?.retries) {

@@ -55,11 +55,16 @@ export class CpuMeter {
   constructor(private readonly targetPid: number) {}
 
   snapshot(): CpuSnapshot {
-    return { target: cpuSeconds(this.targetPid) ?? NaN, broker: cpuSeconds(this.brokerPid), redis: cpuSeconds(this.redisPid) };
+    return {
+      target: cpuSeconds(this.targetPid) ?? NaN,
+      broker: cpuSeconds(this.brokerPid),
+      redis: cpuSeconds(this.redisPid),
+    };
   }
 
   static perOrder(before: CpuSnapshot, after: CpuSnapshot, orders: number): CpuPerOrder {
-    const us = (from: number | undefined, to: number | undefined) => (from === undefined || to === undefined || orders <= 0 ? undefined : ((to - from) / orders) * 1e6);
+    const us = (from: number | undefined, to: number | undefined) =>
+      from === undefined || to === undefined || orders <= 0 ? undefined : ((to - from) / orders) * 1e6;
     const targetUs = us(before.target, after.target) ?? NaN;
     const brokerUs = us(before.broker, after.broker);
     const redisUs = us(before.redis, after.redis);
@@ -70,14 +75,24 @@ export class CpuMeter {
 /** Median CPU per order of each process over several runs (processes not on this machine stay undefined). */
 export function medianCpu(runs: readonly (CpuPerOrder | undefined)[]): CpuPerOrder {
   const of = (pick: (cpu: CpuPerOrder) => number | undefined) => {
-    const values = runs.map((cpu) => (cpu ? pick(cpu) : undefined)).filter((value): value is number => value !== undefined);
+    const values = runs
+      .map((cpu) => (cpu ? pick(cpu) : undefined))
+      .filter((value): value is number => value !== undefined);
     return values.length > 0 ? median(values) : undefined;
   };
-  return { targetUs: of((cpu) => cpu.targetUs) ?? NaN, brokerUs: of((cpu) => cpu.brokerUs), redisUs: of((cpu) => cpu.redisUs), totalUs: of((cpu) => cpu.totalUs) ?? NaN };
+  return {
+    targetUs: of((cpu) => cpu.targetUs) ?? NaN,
+    brokerUs: of((cpu) => cpu.brokerUs),
+    redisUs: of((cpu) => cpu.redisUs),
+    totalUs: of((cpu) => cpu.totalUs) ?? NaN,
+  };
 }
 
 /** "service 420 + RabbitMQ 190 + Redis 135 µs" */
 export function cpuSplit(cpu: CpuPerOrder): string {
-  const part = (name: string, us: number | undefined) => (us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`);
-  return [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ") + " µs";
+  const part = (name: string, us: number | undefined) =>
+    us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`;
+  return (
+    [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ") + " µs"
+  );
 }

@@ -28,7 +28,12 @@ export interface IntakeRound {
  * One wrk run at 64 connections; with a counts reader, also waits until every order accepted
  * during the run completed and derives the end-to-end rate, measured the same way for every target.
  */
-export async function measureIntake(url: string, durationSec: number, counts?: CountsReader, cpu?: CpuMeter): Promise<IntakeRound> {
+export async function measureIntake(
+  url: string,
+  durationSec: number,
+  counts?: CountsReader,
+  cpu?: CpuMeter,
+): Promise<IntakeRound> {
   const cpuBefore = cpu?.snapshot();
   if (!counts) {
     const wrk = await runWrk({ url, connections: CONNECTIONS, durationSec, okStatus: 202 });
@@ -48,7 +53,9 @@ export async function measureIntake(url: string, durationSec: number, counts?: C
   const finished = performance.now();
   const cpuAfter = cpu?.snapshot();
   // The target records an order completed just after its handler returned: give it a moment.
-  const completed = counts.recorded ? (await waitForRecorded(counts.recorded, recorded0 + accepted)) - recorded0 : done - completed0;
+  const completed = counts.recorded
+    ? (await waitForRecorded(counts.recorded, recorded0 + accepted)) - recorded0
+    : done - completed0;
   return {
     wrk,
     endToEndPerSec: completed >= accepted ? accepted / ((finished - started) / 1000) : 0,

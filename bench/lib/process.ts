@@ -35,7 +35,9 @@ export async function startTarget(options: StartOptions): Promise<Target> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   for (;;) {
     if (proc.exitCode !== null) {
-      const err = await Bun.file(`${options.logFile}.err`).text().catch(() => "");
+      const err = await Bun.file(`${options.logFile}.err`)
+        .text()
+        .catch(() => "");
       throw new Error(`${options.name} exited with ${proc.exitCode} before it was ready: ${err.slice(-2000)}`);
     }
     try {
@@ -84,8 +86,17 @@ export function freePort(): number {
 
 /** Runs a one-shot measurement script as its own process and parses the JSON line it prints last. */
 export async function runScript<T>(cmd: string[], env: Record<string, string>): Promise<T> {
-  const proc = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", cwd: new URL("../..", import.meta.url).pathname });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const proc = Bun.spawn(cmd, {
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: new URL("../..", import.meta.url).pathname,
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   const last = stdout.trim().split("\n").pop() ?? "";
   if (code !== 0) throw new Error(`${cmd.join(" ")} failed (exit ${code}): ${stderr.slice(-2000)}`);
   return JSON.parse(last) as T;

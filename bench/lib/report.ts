@@ -13,7 +13,11 @@ export function formatTable(rows: readonly Row[]): string {
   const cells = rows.map((row) => [row.group, row.what, formatValue(row.value, row.unit), row.ratios ?? ""]);
   const header = ["", "figure", "value", "ratio"];
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
-  const line = (cell: string[]) => cell.map((text, column) => text.padEnd(widths[column]!)).join("  ").trimEnd();
+  const line = (cell: string[]) =>
+    cell
+      .map((text, column) => text.padEnd(widths[column]!))
+      .join("  ")
+      .trimEnd();
   return [line(header), widths.map((width) => "-".repeat(width)).join("  "), ...cells.map(line)].join("\n");
 }
 

@@ -26,7 +26,13 @@ export interface SoakResult {
 }
 
 /** Offers `rate` orders/s for `seconds` and follows the service's RSS. */
-export async function runSoak(service: Target, env: BenchEnv, rate: number, seconds: number, say: (text: string) => void): Promise<SoakResult> {
+export async function runSoak(
+  service: Target,
+  env: BenchEnv,
+  rate: number,
+  seconds: number,
+  say: (text: string) => void,
+): Promise<SoakResult> {
   say(`soak: ${rate} orders/s for ${seconds} s`);
   const samples: { atSec: number; rssMb: number }[] = [];
   const started = performance.now();
@@ -35,13 +41,21 @@ export async function runSoak(service: Target, env: BenchEnv, rate: number, seco
   }, SAMPLE_EVERY_MS);
   let latency: CompletionLatency;
   try {
-    latency = await measureCompletionLatency({ baseUrl: service.baseUrl, redisUrl: env.redisUrl, rate, seconds, dir: env.dir, counts: serviceCounts(service) });
+    latency = await measureCompletionLatency({
+      baseUrl: service.baseUrl,
+      redisUrl: env.redisUrl,
+      rate,
+      seconds,
+      dir: env.dir,
+      counts: serviceCounts(service),
+    });
   } finally {
     clearInterval(sampler);
   }
   const running = samples.filter((sample) => sample.atSec <= seconds);
   const window = Math.min(WINDOW_SEC, Math.max(SAMPLE_EVERY_MS / 1000, (seconds - WARM_UP_SEC) / 3));
-  const rssIn = (from: number, to: number) => median(running.filter((sample) => sample.atSec >= from && sample.atSec <= to).map((sample) => sample.rssMb));
+  const rssIn = (from: number, to: number) =>
+    median(running.filter((sample) => sample.atSec >= from && sample.atSec <= to).map((sample) => sample.rssMb));
   const warmMb = rssIn(WARM_UP_SEC, WARM_UP_SEC + window);
   const endMb = rssIn(seconds - window, seconds);
   const result: SoakResult = {
@@ -55,6 +69,8 @@ export async function runSoak(service: Target, env: BenchEnv, rate: number, seco
     latency,
   };
   if (latency.failed > 0) say(`soak: ${latency.failed} requests got no answer: ${latency.errors.join("; ")}`);
-  say(`soak: median RSS ${warmMb.toFixed(1)} MiB in ${WARM_UP_SEC}–${WARM_UP_SEC + window} s → ${endMb.toFixed(1)} MiB in the last ${window} s (${result.growthPct >= 0 ? "+" : ""}${result.growthPct.toFixed(1)}%), peak ${result.peakRssMb.toFixed(1)} MiB, submit→completed p99 ${latency.p99Ms.toFixed(1)} ms`);
+  say(
+    `soak: median RSS ${warmMb.toFixed(1)} MiB in ${WARM_UP_SEC}–${WARM_UP_SEC + window} s → ${endMb.toFixed(1)} MiB in the last ${window} s (${result.growthPct >= 0 ? "+" : ""}${result.growthPct.toFixed(1)}%), peak ${result.peakRssMb.toFixed(1)} MiB, submit→completed p99 ${latency.p99Ms.toFixed(1)} ms`,
+  );
   return result;
 }

@@ -109,6 +109,7 @@ export const serviceCounts = (target: Target): CountsReader => ({
 });
 
 export const bullmqCounts = (target: Target): CountsReader => {
-  const stats = async () => (await (await fetch(`${target.baseUrl}/stats`)).json()) as { accepted: number; completed: number };
+  const stats = async () =>
+    (await (await fetch(`${target.baseUrl}/stats`)).json()) as { accepted: number; completed: number };
   return { accepted: async () => (await stats()).accepted, completed: async () => (await stats()).completed };
 };

@@ -55,7 +55,11 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
     ],
     { stdout: "pipe", stderr: "pipe", env: { ...process.env, WRK_METHOD: options.method ?? "POST" } },
   );
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   const line = stdout.split("\n").find((text) => text.startsWith("WRK_JSON "));
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${stderr || stdout}`);
   const json = JSON.parse(line.slice("WRK_JSON ".length)) as WrkJson;

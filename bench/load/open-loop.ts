@@ -24,7 +24,11 @@ const now = () => performance.timeOrigin + performance.now();
 
 function send(): void {
   const at = now();
-  const request = fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: SAMPLE_ORDER_JSON })
+  const request = fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: SAMPLE_ORDER_JSON,
+  })
     .then(async (response) => {
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
       if (response.status === 202) {

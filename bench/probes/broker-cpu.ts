@@ -24,7 +24,15 @@ if (!beamPid) throw new Error("no beam.smp process on this machine");
 /** CPU milliseconds the broker has used so far. */
 const brokerCpuMs = () => (cpuSeconds(beamPid) ?? NaN) * 1000;
 const brokerUserSystem = () => cpuUserSystem(beamPid) ?? { user: NaN, system: NaN };
-const body = Buffer.from(JSON.stringify({ orderId: "0190f0f0-0000-7000-8000-000000000000", customerId: "c-42", items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }], currency: "EUR", total: 39.98 }));
+const body = Buffer.from(
+  JSON.stringify({
+    orderId: "0190f0f0-0000-7000-8000-000000000000",
+    customerId: "c-42",
+    items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }],
+    currency: "EUR",
+    total: 39.98,
+  }),
+);
 const queue = `probe-${process.pid}`;
 const connection = await amqp.connect(url);
 const publisher = await connection.createConfirmChannel();
@@ -66,7 +74,9 @@ async function acks(): Promise<void> {
     });
     await done;
     await Bun.sleep(100);
-    console.log(`acks ${batched ? "through AckBatcher" : "one by one"}: broker ${((brokerCpuMs() - before) * 1000 / count).toFixed(1)} µs/message`);
+    console.log(
+      `acks ${batched ? "through AckBatcher" : "one by one"}: broker ${(((brokerCpuMs() - before) * 1000) / count).toFixed(1)} µs/message`,
+    );
     await consumerConnection.close();
   }
 }
@@ -84,7 +94,9 @@ async function trickle(): Promise<void> {
       if (withEvent) publisher.publish(events, "order.completed", body, { persistent: true });
     });
     await publisher.waitForConfirms();
-    console.log(`trickle ${rate}/s${withEvent ? " + unroutable event" : ""}: broker ${((brokerCpuMs() - before) * 1000 / sent).toFixed(1)} µs/order`);
+    console.log(
+      `trickle ${rate}/s${withEvent ? " + unroutable event" : ""}: broker ${(((brokerCpuMs() - before) * 1000) / sent).toFixed(1)} µs/order`,
+    );
   }
   await publisher.deleteExchange(events);
 }
@@ -102,19 +114,26 @@ async function latency(): Promise<void> {
   });
   const rate = 1000;
   const cpuBefore = brokerCpuMs();
-  await publishAtRate(rate, 10, 2, () => publisher.sendToQueue(queue, body, { persistent: true, messageId: String(performance.now()) }));
+  await publishAtRate(rate, 10, 2, () =>
+    publisher.sendToQueue(queue, body, { persistent: true, messageId: String(performance.now()) }),
+  );
   await publisher.waitForConfirms();
   await Bun.sleep(500);
   await consumerConnection.close();
   const at = (p: number) => percentile(latencies, p).toFixed(1);
   const brokerUsPerMessage = ((brokerCpuMs() - cpuBefore) * 1000) / latencies.length;
-  console.log(`latency publish→deliver at ${rate}/s: p50 ${at(50)} ms, p99 ${at(99)} ms, max ${at(100)} ms; broker CPU ${brokerUsPerMessage.toFixed(0)} µs per message (published, delivered, acked one by one)`);
+  console.log(
+    `latency publish→deliver at ${rate}/s: p50 ${at(50)} ms, p99 ${at(99)} ms, max ${at(100)} ms; broker CPU ${brokerUsPerMessage.toFixed(0)} µs per message (published, delivered, acked one by one)`,
+  );
 }
 
 async function queueTypes(): Promise<void> {
   for (const type of ["quorum", "classic", "quorum", "classic"]) {
     const name = `${queue}-${type}`;
-    await publisher.assertQueue(name, { durable: true, arguments: type === "quorum" ? { "x-queue-type": "quorum" } : {} });
+    await publisher.assertQueue(name, {
+      durable: true,
+      arguments: type === "quorum" ? { "x-queue-type": "quorum" } : {},
+    });
     const consumerConnection = await amqp.connect(url);
     const channel = await consumerConnection.createChannel();
     await channel.prefetch(64);
@@ -154,7 +173,9 @@ async function queueTypes(): Promise<void> {
     // 1,000 messages/s for 10 s.
     latencies.length = 0;
     const cpuBefore = brokerUserSystem();
-    const sent = await publishAtRate(1000, 10, 1, () => publisher.sendToQueue(name, body, { persistent: true, messageId: String(performance.now()) }));
+    const sent = await publishAtRate(1000, 10, 1, () =>
+      publisher.sendToQueue(name, body, { persistent: true, messageId: String(performance.now()) }),
+    );
     await publisher.waitForConfirms();
     while (latencies.length < sent) await Bun.sleep(10);
     const cpuAfter = brokerUserSystem();

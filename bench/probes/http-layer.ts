@@ -50,7 +50,9 @@ function serve(which: Variant): void {
       readiness: () => ({ ready: true, checks: {} }),
       isDraining: () => false,
     });
-    const intake = { accept: async ({ order }: { order: CreateOrder }) => ({ kind: "accepted", order: accepted(order) }) };
+    const intake = {
+      accept: async ({ order }: { order: CreateOrder }) => ({ kind: "accepted", order: accepted(order) }),
+    };
     registerOrderRoutes(app, intake as unknown as OrderIntake, {} as never);
     fetch = app.fetch;
   } else {
@@ -82,12 +84,19 @@ async function measure(): Promise<void> {
   }
   console.log(`\nserver CPU per request, medians of ${reps} repetitions (wrk, 64 connections):`);
   for (const name of VARIANTS) {
-    console.log(`  ${name.padEnd(10)} ${median(usPerRequest.get(name)!).toFixed(1).padStart(6)} µs   ${Math.round(median(reqPerSec.get(name)!))} req/s`);
+    console.log(
+      `  ${name.padEnd(10)} ${median(usPerRequest.get(name)!).toFixed(1).padStart(6)} µs   ${Math.round(median(reqPerSec.get(name)!))} req/s`,
+    );
   }
 }
 
 /** Every variant in its own process, in interleaved repetitions, into `usPerRequest` and `reqPerSec`. */
-async function measureVariants(reps: number, logDir: string, usPerRequest: Map<Variant, number[]>, reqPerSec: Map<Variant, number[]>): Promise<void> {
+async function measureVariants(
+  reps: number,
+  logDir: string,
+  usPerRequest: Map<Variant, number[]>,
+  reqPerSec: Map<Variant, number[]>,
+): Promise<void> {
   for (let rep = 1; rep <= reps; rep++) {
     for (const name of VARIANTS) {
       const port = freePort();
@@ -108,7 +117,9 @@ async function measureVariants(reps: number, logDir: string, usPerRequest: Map<V
         const us = (((cpuSeconds(server.pid) ?? NaN) - before) * 1e6) / run.ok;
         usPerRequest.get(name)!.push(us);
         reqPerSec.get(name)!.push(run.okPerSec);
-        console.error(`[http-layer] rep ${rep}/${reps} ${name}: ${Math.round(run.okPerSec)} req/s, server ${us.toFixed(1)} µs/request`);
+        console.error(
+          `[http-layer] rep ${rep}/${reps} ${name}: ${Math.round(run.okPerSec)} req/s, server ${us.toFixed(1)} µs/request`,
+        );
       } finally {
         await server.stop();
       }

@@ -45,12 +45,18 @@ while (performance.now() < stopAt) {
   inFlight += 1;
   sent += 1;
   const body = Buffer.from(JSON.stringify({ orderId: crypto.randomUUID(), ...SAMPLE_ORDER }));
-  channel.publish("", queue, body, { persistent: true, mandatory: true, messageId: String(sent), contentType: "application/json" }, (error) => {
-    if (error) throw error;
-    inFlight -= 1;
-    wake?.();
-    wake = undefined;
-  });
+  channel.publish(
+    "",
+    queue,
+    body,
+    { persistent: true, mandatory: true, messageId: String(sent), contentType: "application/json" },
+    (error) => {
+      if (error) throw error;
+      inFlight -= 1;
+      wake?.();
+      wake = undefined;
+    },
+  );
   // Yield now and then so confirms and deliveries are read while the window is open.
   if (sent % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
 }

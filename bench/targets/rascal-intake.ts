@@ -19,7 +19,12 @@ const broker = await BrokerAsPromised.create({
     },
   },
   publications: {
-    order_created: { exchange: "orders", routingKey: "order.created", confirm: true, options: { persistent: true, mandatory: true } },
+    order_created: {
+      exchange: "orders",
+      routingKey: "order.created",
+      confirm: true,
+      options: { persistent: true, mandatory: true },
+    },
   },
 });
 

@@ -90,7 +90,9 @@ export class AmqpConnection {
 
   private async connect(): Promise<void> {
     const connection = await this.reachAny();
-    connection.on("error", (error: Error) => this.log.warn({ err: error.message, connection: this.name }, "broker connection error"));
+    connection.on("error", (error: Error) =>
+      this.log.warn({ err: error.message, connection: this.name }, "broker connection error"),
+    );
     try {
       await this.hooks.opened(connection);
     } catch (error) {

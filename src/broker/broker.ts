@@ -52,12 +52,20 @@ export async function connectBroker(topology: Topology, log: Logger): Promise<Br
 function describeStartupError(error: Error & { code?: number }, topology: Topology): Error {
   const message = error.message ?? String(error);
   if (error.code === 406 || /PRECONDITION_FAILED/.test(message)) {
-    const match = /inequivalent arg '([^']+)' for queue '([^']+)'[^:]*: received (.*?) but current is (.*?)"?$/.exec(message);
-    const value = (text: string) => text.replace(/^the value /, "").replace(/ of type .*$/, "").replace(/^'(.*)'$/, "$1");
+    const match = /inequivalent arg '([^']+)' for queue '([^']+)'[^:]*: received (.*?) but current is (.*?)"?$/.exec(
+      message,
+    );
+    const value = (text: string) =>
+      text
+        .replace(/^the value /, "")
+        .replace(/ of type .*$/, "")
+        .replace(/^'(.*)'$/, "$1");
     const detail = match
       ? `queue "${match[2]}" already exists with ${match[1]} = ${value(match[4]!)}, but rascal.json declares ${value(match[3]!)}`
       : message;
-    return new TopologyError(`${topology.source}: topology differs from the broker: ${detail}. Delete the queue or change rascal.json to match.`);
+    return new TopologyError(
+      `${topology.source}: topology differs from the broker: ${detail}. Delete the queue or change rascal.json to match.`,
+    );
   }
   if (/unsupported attribute|refers to an unknown|is missing|must be|Invalid|Duplicate/.test(message)) {
     return new TopologyError(`${topology.source}: rejected by Rascal: ${message}`);

@@ -83,12 +83,24 @@ export class ConfirmChannel {
    * Writes one message and calls `settle` once with the outcome. Never throws: a publish that
    * cannot be written settles as a failure straight away.
    */
-  publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish & { messageId: string }, settle: Settle): void {
+  publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish & { messageId: string },
+    settle: Settle,
+  ): void {
     const channel = this.channel;
     if (!channel) return settle("unavailable", "broker is not connected");
     if (this.connection.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
     const key = options.mandatory ? returnKey(exchange, routingKey, options.messageId) : undefined;
-    const entry: Pending = { key, settle, deadline: performance.now() + this.confirmTimeoutMs, returned: false, settled: false };
+    const entry: Pending = {
+      key,
+      settle,
+      deadline: performance.now() + this.confirmTimeoutMs,
+      returned: false,
+      settled: false,
+    };
     this.pending.add(entry);
     if (key !== undefined) {
       const queue = this.byKey.get(key);
@@ -149,7 +161,9 @@ export class ConfirmChannel {
   private attach(connection: ChannelModel, channel: AmqpConfirmChannel): void {
     this.channel = channel;
     channel.on("return", (message: ConsumeMessage) => this.onReturn(message));
-    channel.on("error", (error: Error) => this.log.warn({ err: error.message, publisher: this.connection.name }, "publisher channel error"));
+    channel.on("error", (error: Error) =>
+      this.log.warn({ err: error.message, publisher: this.connection.name }, "publisher channel error"),
+    );
     channel.on("close", () => {
       if (this.channel !== channel) return;
       this.channel = undefined;
@@ -157,7 +171,10 @@ export class ConfirmChannel {
       // A channel-level error (e.g. an exchange deleted under us) leaves the connection usable.
       if (this.closing || this.connection.current !== connection) return;
       connection.createConfirmChannel().then(
-        (next) => (this.connection.current === connection && !this.closing ? this.attach(connection, next) : next.close().catch(() => {})),
+        (next) =>
+          this.connection.current === connection && !this.closing
+            ? this.attach(connection, next)
+            : next.close().catch(() => {}),
         // No channel on a live connection: start over with a fresh connection.
         () => this.connection.reset(),
       );

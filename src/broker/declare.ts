@@ -14,7 +14,11 @@ export function child(parent: Json, key: string): Json {
 /** A fanout exchange delivering into `queue` (both declared unless rascal.json has them). */
 export function fanoutInto(vhostConfig: Json, exchange: string, queue: string): void {
   child(vhostConfig, "exchanges")[exchange] ??= { type: "fanout" };
-  child(vhostConfig, "bindings")[`${exchange} -> ${queue}`] ??= { source: exchange, destination: queue, destinationType: "queue" };
+  child(vhostConfig, "bindings")[`${exchange} -> ${queue}`] ??= {
+    source: exchange,
+    destination: queue,
+    destinationType: "queue",
+  };
 }
 
 /** A publication whose messages are persistent, confirmed and must be routed. */

@@ -69,7 +69,12 @@ export class Publisher {
       if (!usesFastPath(publication) || this.channels.has(publication.vhost)) continue;
       const urls = vhostUrls(this.config, publication.vhost);
       if (urls.length === 0) continue;
-      const channel = new ConfirmChannel(urls, `order-pipeline publisher (${publication.vhost})`, this.confirmTimeoutMs, this.log);
+      const channel = new ConfirmChannel(
+        urls,
+        `order-pipeline publisher (${publication.vhost})`,
+        this.confirmTimeoutMs,
+        this.log,
+      );
       await channel.open();
       this.channels.set(publication.vhost, channel);
     }
@@ -101,7 +106,11 @@ export class Publisher {
 
     const { content, contentType } = encode(payload, options.contentType);
     const headers = route.options.headers ? { ...route.options.headers, ...options.headers } : (options.headers ?? {});
-    const amqpOptions: Options.Publish & { messageId: string } = { ...route.options, messageId: options.messageId, headers };
+    const amqpOptions: Options.Publish & { messageId: string } = {
+      ...route.options,
+      messageId: options.messageId,
+      headers,
+    };
     if (contentType !== undefined) amqpOptions.contentType = contentType;
     if (options.expirationMs !== undefined) amqpOptions.expiration = String(options.expirationMs);
     return new Promise<void>((resolve, reject) => {

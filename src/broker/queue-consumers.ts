@@ -72,7 +72,10 @@ export class QueueConsumers {
 
   /** Connected and consuming every subscription. */
   get ready(): boolean {
-    return this.connection.current !== undefined && this.consumers.every((consumer) => consumer.active?.consumerTag !== undefined);
+    return (
+      this.connection.current !== undefined &&
+      this.consumers.every((consumer) => consumer.active?.consumerTag !== undefined)
+    );
   }
 
   /** Stops new deliveries; running ones can still be settled until `close`. */
@@ -129,7 +132,10 @@ export class QueueConsumers {
       if (this.cancelled || this.connection.current !== connection || consumer.active) return;
       // Logged only now: when the whole connection went, its channels closed too, and there is
       // nothing to say beyond the connection's own warning.
-      this.log.warn({ subscription: name, err: cause.message }, "subscription not consumed; restoring it, the others go on");
+      this.log.warn(
+        { subscription: name, err: cause.message },
+        "subscription not consumed; restoring it, the others go on",
+      );
       try {
         if (this.redeclare) {
           const channel = await connection.createChannel();
@@ -154,7 +160,9 @@ export class QueueConsumers {
     const channel = await connection.createChannel();
     if (subscription.prefetch) await channel.prefetch(subscription.prefetch);
     const acks = new AckBatcher(channel, () => this.connection.cork());
-    channel.on("error", (error: Error) => this.log.warn({ err: error.message, subscription: subscription.name }, "consumer channel error"));
+    channel.on("error", (error: Error) =>
+      this.log.warn({ err: error.message, subscription: subscription.name }, "consumer channel error"),
+    );
     channel.on("close", () => {
       if (consumer.active?.channel !== channel) return;
       consumer.active = undefined;
@@ -173,7 +181,8 @@ export class QueueConsumers {
         if (!message) {
           if (consumer.active?.channel === channel) consumer.active = undefined;
           void channel.close().catch(() => {});
-          if (!this.cancelled) this.restoreLater(connection, consumer, new Error("the broker cancelled the consumer (queue deleted?)"));
+          if (!this.cancelled)
+            this.restoreLater(connection, consumer, new Error("the broker cancelled the consumer (queue deleted?)"));
           return;
         }
         this.deliver(consumer, channel, acks, message);
@@ -195,13 +204,22 @@ export class QueueConsumers {
     consumer.onDelivery(message, content, invalid).then(
       (settlement) => this.settle(consumer, channel, acks, message, settlement),
       (error: unknown) => {
-        this.log.error({ err: error, subscription: consumer.subscription.name }, "message processing failed unexpectedly; requeued");
+        this.log.error(
+          { err: error, subscription: consumer.subscription.name },
+          "message processing failed unexpectedly; requeued",
+        );
         this.settle(consumer, channel, acks, message, "requeue");
       },
     );
   }
 
-  private settle(consumer: Consumer, channel: Channel, acks: AckBatcher, message: ConsumeMessage, settlement: Settlement): void {
+  private settle(
+    consumer: Consumer,
+    channel: Channel,
+    acks: AckBatcher,
+    message: ConsumeMessage,
+    settlement: Settlement,
+  ): void {
     // Delivered on a channel that is gone: the broker has put the message back already.
     if (consumer.active?.channel !== channel) return;
     if (settlement === "ack") acks.ack(message);

@@ -84,7 +84,10 @@ export function watchQueueDepths(options: {
   };
 
   /** Returns the first failure, if any. */
-  const refreshVhost = async (vhost: string, members: WatchedQueue[]): Promise<{ queue: string; error: string } | undefined> => {
+  const refreshVhost = async (
+    vhost: string,
+    members: WatchedQueue[],
+  ): Promise<{ queue: string; error: string } | undefined> => {
     let channel: CallbackChannel | undefined;
     let failure: { queue: string; error: string } | undefined;
     for (const queue of members) {
@@ -106,7 +109,14 @@ export function watchQueueDepths(options: {
   const refresh = () =>
     (running ??= (async () => {
       const vhosts = [...new Set(queues.map((queue) => queue.vhost))];
-      const failures = await Promise.all(vhosts.map((vhost) => refreshVhost(vhost, queues.filter((queue) => queue.vhost === vhost))));
+      const failures = await Promise.all(
+        vhosts.map((vhost) =>
+          refreshVhost(
+            vhost,
+            queues.filter((queue) => queue.vhost === vhost),
+          ),
+        ),
+      );
       const failure = failures.find(Boolean);
       // Once per outage, not once per queue and interval.
       if (failure && !warned) log.warn({ err: failure.error, queue: failure.queue }, "queue depth not readable");

@@ -6,9 +6,15 @@ import type { ResolvedConfig, ResolvedSubscription } from "./resolved-config";
  * declared them at start-up from rascal.json. For a queue deleted under a running consumer:
  * rascal.json stays the truth, as it is on every (re)start.
  */
-export async function redeclareQueue(channel: Channel, config: ResolvedConfig, subscription: ResolvedSubscription): Promise<void> {
+export async function redeclareQueue(
+  channel: Channel,
+  config: ResolvedConfig,
+  subscription: ResolvedSubscription,
+): Promise<void> {
   const vhost = config.vhosts[subscription.vhost];
-  const entry = Object.entries(vhost?.queues ?? {}).find(([, queue]) => queue.fullyQualifiedName === subscription.source);
+  const entry = Object.entries(vhost?.queues ?? {}).find(
+    ([, queue]) => queue.fullyQualifiedName === subscription.source,
+  );
   if (!entry) throw new Error(`queue ${subscription.source} is not declared in rascal.json`);
   const [name, queue] = entry;
   await channel.assertQueue(queue.fullyQualifiedName, queue.options);

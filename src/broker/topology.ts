@@ -108,7 +108,8 @@ export function expandTopology(config: RascalConfig, source: string, options: To
     throw new TopologyError(`${source}: ${key}: ${message}`);
   };
   if (!isObject(config)) fail("(root)", "must be a JSON object");
-  if (!isObject(config.vhosts) || Object.keys(config.vhosts).length === 0) fail("vhosts", "must declare at least one vhost");
+  if (!isObject(config.vhosts) || Object.keys(config.vhosts).length === 0)
+    fail("vhosts", "must declare at least one vhost");
   config.publications = isObject(config.publications) ? config.publications : {};
   config.subscriptions = isObject(config.subscriptions) ? config.subscriptions : {};
   delete config.$schema;
@@ -127,15 +128,15 @@ export function expandTopology(config: RascalConfig, source: string, options: To
       // AMQP_URL is *the* connection: it replaces a list of cluster hosts too.
       vhost.connection = { ...(isObject(vhost.connection) ? vhost.connection : {}), url: options.amqpUrlOverride };
       delete vhost.connections;
-    }
-    else if (!vhost.connection && !vhost.connections) vhost.connection = { url: options.defaultAmqpUrl };
+    } else if (!vhost.connection && !vhost.connections) vhost.connection = { url: options.defaultAmqpUrl };
     if (options.namespace) vhost.namespace = options.namespace;
   }
 
   checkPublicationTargets(config, fail);
 
   const orderPublication = config.publications[ORDER_PUBLICATION];
-  if (!isObject(orderPublication)) fail(`publications.${ORDER_PUBLICATION}`, "is required: the intake publishes every order through it");
+  if (!isObject(orderPublication))
+    fail(`publications.${ORDER_PUBLICATION}`, "is required: the intake publishes every order through it");
   const orderSubscription = config.subscriptions[ORDER_SUBSCRIPTION];
   if (!isObject(orderSubscription)) fail(`subscriptions.${ORDER_SUBSCRIPTION}`, "is required: it consumes the orders");
 
@@ -152,7 +153,9 @@ export function expandTopology(config: RascalConfig, source: string, options: To
     }
     const queue = subscription.queue;
     if (typeof queue !== "string") fail(`subscriptions.${name}.queue`, "must name a queue");
-    const vhost = vhostOfQueue(config, queue as string, subscription.vhost, (message) => fail(`subscriptions.${name}`, message));
+    const vhost = vhostOfQueue(config, queue as string, subscription.vhost, (message) =>
+      fail(`subscriptions.${name}`, message),
+    );
     const declared = pipeline.retries[name] ?? pipeline.defaultRetry;
     const retry = expandRetryLadder(
       {
@@ -202,7 +205,10 @@ function addOrderTimeoutTopology(config: RascalConfig, vhost: string, orderTimeo
   const queues = child(target, "queues");
   const timeoutQueue = `orders.timeout.${orderTimeoutMs}ms`;
   queues[timeoutQueue] ??= {
-    options: { durable: true, arguments: { "x-dead-letter-exchange": "order_timeouts", "x-message-ttl": orderTimeoutMs } },
+    options: {
+      durable: true,
+      arguments: { "x-dead-letter-exchange": "order_timeouts", "x-message-ttl": orderTimeoutMs },
+    },
   };
   queues["orders.expired"] ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
   fanoutInto(target, "order_timeouts", "orders.expired");
@@ -233,11 +239,17 @@ function checkPublicationTargets(config: RascalConfig, fail: (key: string, messa
 
 /** The names in a vhost's `exchanges` or `queues`, declared as an object or as a list. */
 function declaredNames(declared: unknown): string[] {
-  if (Array.isArray(declared)) return declared.map((entry) => (typeof entry === "string" ? entry : isObject(entry) ? String(entry.name) : ""));
+  if (Array.isArray(declared))
+    return declared.map((entry) => (typeof entry === "string" ? entry : isObject(entry) ? String(entry.name) : ""));
   return isObject(declared) ? Object.keys(declared) : [];
 }
 
-function vhostOfQueue(config: RascalConfig, queue: string, declared: unknown, fail: (message: string) => never): string {
+function vhostOfQueue(
+  config: RascalConfig,
+  queue: string,
+  declared: unknown,
+  fail: (message: string) => never,
+): string {
   if (typeof declared === "string") {
     if (!config.vhosts[declared]) fail(`vhost "${declared}" is not declared in vhosts`);
     return declared;
@@ -246,9 +258,12 @@ function vhostOfQueue(config: RascalConfig, queue: string, declared: unknown, fa
     .filter(([, vhost]) => isObject(vhost.queues) && queue in vhost.queues)
     .map(([name]) => name);
   if (holders.length === 1) return holders[0]!;
-  return fail(holders.length === 0 ? `queue "${queue}" is not declared in any vhost` : `queue "${queue}" exists in several vhosts: set "vhost"`);
+  return fail(
+    holders.length === 0
+      ? `queue "${queue}" is not declared in any vhost`
+      : `queue "${queue}" exists in several vhosts: set "vhost"`,
+  );
 }
-
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

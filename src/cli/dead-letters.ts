@@ -34,7 +34,11 @@ export function refuseDeadLettersArguments(args: readonly string[], output: Outp
  * `dead-letters …`: the operations of the admin API (/admin/dead-letters), through the same
  * `DeadLetters` object. Returns the exit code: 0 done, 1 not found or refused, 2 usage.
  */
-export async function deadLettersCommand(args: readonly string[], deadLetters: DeadLetters, output: Output): Promise<number> {
+export async function deadLettersCommand(
+  args: readonly string[],
+  deadLetters: DeadLetters,
+  output: Output,
+): Promise<number> {
   const [command, argument] = args;
   try {
     switch (command) {
@@ -105,7 +109,17 @@ function usage(output: Output, problem?: string): number {
 /** The fields GET /admin/dead-letters shows (headers stay internal). */
 function publicView(entry: DeadLetter) {
   const { id, orderId, messageId, queue, reason, attempts, error, deadLetteredAt } = entry;
-  return { id, orderId, messageId, queue, reason, attempts, error, payload: parsePayload(entry.payload), deadLetteredAt };
+  return {
+    id,
+    orderId,
+    messageId,
+    queue,
+    reason,
+    attempts,
+    error,
+    payload: parsePayload(entry.payload),
+    deadLetteredAt,
+  };
 }
 
 /** Orders are JSON: show them as JSON; anything else (invalid content) as the text it was. */
@@ -122,8 +136,17 @@ function printTable(items: readonly DeadLetter[], output: Output): void {
     output.out("no dead letters");
     return;
   }
-  const rows = items.map((entry) => [entry.id, entry.deadLetteredAt, entry.reason, String(entry.attempts), entry.queue, entry.orderId ?? "-", entry.error.replace(/\s+/g, " ").slice(0, 80)]);
+  const rows = items.map((entry) => [
+    entry.id,
+    entry.deadLetteredAt,
+    entry.reason,
+    String(entry.attempts),
+    entry.queue,
+    entry.orderId ?? "-",
+    entry.error.replace(/\s+/g, " ").slice(0, 80),
+  ]);
   const header = ["ID", "DEAD-LETTERED AT", "REASON", "ATTEMPTS", "QUEUE", "ORDER", "ERROR"];
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  for (const row of [header, ...rows]) output.out(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  "));
+  for (const row of [header, ...rows])
+    output.out(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  "));
 }

@@ -17,7 +17,10 @@ const CONFIRM_TIMEOUT_MS = 5000;
  * broker. The broker connection declares the topology as the service does, so a replay goes
  * through the same publications; nothing is consumed.
  */
-export async function openDeadLetters(config: Config, log: Logger): Promise<{ deadLetters: DeadLetters; close(): Promise<void> }> {
+export async function openDeadLetters(
+  config: Config,
+  log: Logger,
+): Promise<{ deadLetters: DeadLetters; close(): Promise<void> }> {
   const topology = configuredTopology(config);
   const redis = createRedis({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX });
   redis.on("error", (error: Error) => log.debug({ err: error.message }, "redis error"));

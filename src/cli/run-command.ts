@@ -16,7 +16,12 @@ ${DEAD_LETTERS_USAGE.replace(/^order-pipeline /, "").replace(/^/gm, "  ")}
 Configuration comes from the same environment variables as the service.`;
 
 /** Runs `run` when `args` fit what the command takes; a usage error (exit 2) otherwise. */
-function withArguments(args: readonly string[], accepts: Accepts, output: Output, run: () => number | Promise<number>): number | Promise<number> {
+function withArguments(
+  args: readonly string[],
+  accepts: Accepts,
+  output: Output,
+  run: () => number | Promise<number>,
+): number | Promise<number> {
   const problem = argumentProblem(args, accepts);
   if (!problem) return run();
   output.err(problem);
@@ -34,12 +39,15 @@ export async function runCommand(argv: readonly string[], config: Config, output
   const [command, ...args] = argv;
   switch (command) {
     case "topology":
-      if (args[0] === "print") return withArguments(args.slice(1), { positionals: 0 }, output, () => printTopology(config, output));
+      if (args[0] === "print")
+        return withArguments(args.slice(1), { positionals: 0 }, output, () => printTopology(config, output));
       break;
     case "--print-topology":
       return withArguments(args, { positionals: 0 }, output, () => printTopology(config, output));
     case "healthcheck":
-      return withArguments(args, { positionals: 0, flags: ["--ready"] }, output, () => healthcheck(config, args, output));
+      return withArguments(args, { positionals: 0, flags: ["--ready"] }, output, () =>
+        healthcheck(config, args, output),
+      );
     case "dead-letters": {
       const refused = refuseDeadLettersArguments(args, output);
       if (refused !== undefined) return refused;

@@ -53,14 +53,7 @@ export const createOrderSchema = z
 export type CreateOrder = z.infer<typeof createOrderSchema>;
 export type OrderItem = z.infer<typeof orderItemSchema>;
 
-export const ORDER_STATUSES = [
-  "accepted",
-  "processing",
-  "retrying",
-  "completed",
-  "dead_lettered",
-  "expired",
-] as const;
+export const ORDER_STATUSES = ["accepted", "processing", "retrying", "completed", "dead_lettered", "expired"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ["completed", "dead_lettered", "expired"];
 

@@ -42,7 +42,10 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.use(async (c, next) => {
     const started = performance.now();
     // The same fields the handler's log lines carry, so one query finds a request end to end.
-    const requestLog = log.child({ requestId: c.get("requestId"), traceparent: validTraceparent(c.req.header("traceparent")) });
+    const requestLog = log.child({
+      requestId: c.get("requestId"),
+      traceparent: validTraceparent(c.req.header("traceparent")),
+    });
     c.set("log", requestLog);
     c.set("draining", options.isDraining());
     await next();
@@ -53,7 +56,13 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     requestLog.info(
-      { method: c.req.method, path: c.req.path, route, status: c.res.status, durationMs: Math.round(seconds * 10000) / 10 },
+      {
+        method: c.req.method,
+        path: c.req.path,
+        route,
+        status: c.res.status,
+        durationMs: Math.round(seconds * 10000) / 10,
+      },
       "request",
     );
   });
@@ -73,7 +82,12 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.notFound((c) => {
     const allowed = methodsAt(c.req.path);
     if (allowed.length > 0) {
-      return problem(c, new ProblemError(405, `${c.req.path} does not take ${c.req.method}`, { headers: { Allow: allowed.join(", ") } }));
+      return problem(
+        c,
+        new ProblemError(405, `${c.req.path} does not take ${c.req.method}`, {
+          headers: { Allow: allowed.join(", ") },
+        }),
+      );
     }
     return problem(c, new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`));
   });
@@ -81,7 +95,10 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {
     const readiness = options.readiness();
-    return c.json({ status: readiness.ready ? "ready" : "not ready", checks: readiness.checks }, readiness.ready ? 200 : 503);
+    return c.json(
+      { status: readiness.ready ? "ready" : "not ready", checks: readiness.checks },
+      readiness.ready ? 200 : 503,
+    );
   });
   app.get("/metrics", async (c) => {
     c.header("Content-Type", metrics.registry.contentType);
@@ -99,10 +116,15 @@ function documentProbes(app: OpenAPIHono<AppEnv>): void {
       path,
       summary,
       tags: ["probes"],
-      responses: Object.fromEntries(Object.entries(responses).map(([status, description]) => [status, { description }])),
+      responses: Object.fromEntries(
+        Object.entries(responses).map(([status, description]) => [status, { description }]),
+      ),
     });
   probe("/healthz", "Liveness: the process runs", { 200: "Running" });
-  probe("/readyz", "Readiness: broker and Redis usable, not shutting down", { 200: "Ready", 503: "Not ready (the body says which check failed)" });
+  probe("/readyz", "Readiness: broker and Redis usable, not shutting down", {
+    200: "Ready",
+    503: "Not ready (the body says which check failed)",
+  });
   probe("/metrics", "Prometheus metrics", { 200: "Prometheus text format" });
 }
 

@@ -51,14 +51,18 @@ export class OrderIntake {
     const orderId = Bun.randomUUIDv7();
     const createdAt = new Date().toISOString();
     const doc = OrderStore.document(request.order);
-    const idem = request.idempotencyKey ? OrderStore.idempotencyClaim(request.idempotencyKey, request.rawBody) : undefined;
+    const idem = request.idempotencyKey
+      ? OrderStore.idempotencyClaim(request.idempotencyKey, request.rawBody)
+      : undefined;
 
     let created;
     try {
       created = await this.store.create(orderId, doc, createdAt, idem);
     } catch (error) {
       // Redis may have written the record before the connection failed: remove it once it is back.
-      this.deferred.schedule("remove the record of an order answered 503", { orderId }, () => this.store.reject(orderId, idem));
+      this.deferred.schedule("remove the record of an order answered 503", { orderId }, () =>
+        this.store.reject(orderId, idem),
+      );
       throw error;
     }
     if (created.kind === "mismatch") return { kind: "key_mismatch" };
@@ -74,7 +78,9 @@ export class OrderIntake {
       try {
         rejected = await this.store.reject(orderId, idem);
       } catch {
-        this.deferred.schedule("remove the record of an order answered 503", { orderId }, () => this.store.reject(orderId, idem));
+        this.deferred.schedule("remove the record of an order answered 503", { orderId }, () =>
+          this.store.reject(orderId, idem),
+        );
         rejected = "rejected";
       }
       // A worker that already received the message proves the broker routed it. A retry that
@@ -90,7 +96,12 @@ export class OrderIntake {
    * before or after publishing it: publish the order again under its first id (workers skip the
    * second message if the first got through) and answer as a replay of the first request.
    */
-  private async takeOver(firstId: string, idem: IdempotencyClaim, owner: string, request: IntakeRequest): Promise<IntakeResult> {
+  private async takeOver(
+    firstId: string,
+    idem: IdempotencyClaim,
+    owner: string,
+    request: IntakeRequest,
+  ): Promise<IntakeResult> {
     const takeOver = await this.store.takeOver(firstId, idem, owner);
     switch (takeOver.kind) {
       case "mismatch":
@@ -105,7 +116,10 @@ export class OrderIntake {
       case "republish":
         break;
     }
-    this.log.info({ orderId: firstId, requestId: request.requestId }, "order of an unfinished request published again for its retry");
+    this.log.info(
+      { orderId: firstId, requestId: request.requestId },
+      "order of an unfinished request published again for its retry",
+    );
     const headers = messageHeaders(firstId, request);
     try {
       await this.publish(firstId, takeOver.doc, takeOver.createdAt, headers);
@@ -114,13 +128,19 @@ export class OrderIntake {
       return this.notAccepted(firstId, request, error);
     }
     await this.confirmKey(idem, firstId);
-    return { kind: "replayed", order: this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request.requestId) };
+    return {
+      kind: "replayed",
+      order: this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request.requestId),
+    };
   }
 
   /** The broker did not take the order: the answer is 503, and why. */
   private notAccepted(orderId: string, request: IntakeRequest, error: unknown): IntakeResult {
     const reason = error instanceof PublishError ? error.reason : "error";
-    this.log.warn({ orderId, requestId: request.requestId, reason, err: error }, "order not accepted: broker did not take it");
+    this.log.warn(
+      { orderId, requestId: request.requestId, reason, err: error },
+      "order not accepted: broker did not take it",
+    );
     return { kind: "unavailable", reason };
   }
 
@@ -131,7 +151,12 @@ export class OrderIntake {
     return { kind: "replayed", order };
   }
 
-  private publish(orderId: string, doc: OrderDocument, createdAt: string, headers: Record<string, string>): Promise<unknown> {
+  private publish(
+    orderId: string,
+    doc: OrderDocument,
+    createdAt: string,
+    headers: Record<string, string>,
+  ): Promise<unknown> {
     const message: OrderMessage = { orderId, ...doc, createdAt };
     return this.publisher.publish(ORDER_PUBLICATION, message, { messageId: orderId, headers });
   }
@@ -139,13 +164,23 @@ export class OrderIntake {
   /** The broker confirmed the order: repeats of its request replay it from now on. */
   private async confirmKey(idem: IdempotencyClaim, orderId: string): Promise<void> {
     // The order is accepted either way; until the key is confirmed a repeat gets 409.
-    await this.store.confirm(idem, orderId).catch(() =>
-      this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () => this.store.confirm(idem, orderId)),
-    );
+    await this.store
+      .confirm(idem, orderId)
+      .catch(() =>
+        this.deferred.schedule("confirm the idempotency key of an accepted order", { orderId }, () =>
+          this.store.confirm(idem, orderId),
+        ),
+      );
   }
 
   /** The broker took the order: count it and send its timeout on its way. */
-  private accepted(orderId: string, doc: OrderDocument, createdAt: string, headers: Record<string, string>, requestId: string): OrderResource {
+  private accepted(
+    orderId: string,
+    doc: OrderDocument,
+    createdAt: string,
+    headers: Record<string, string>,
+    requestId: string,
+  ): OrderResource {
     this.metrics.ordersAccepted.inc();
     this.timeouts.schedule({ orderId, requestId, headers });
     return acceptedResource(orderId, doc, createdAt);

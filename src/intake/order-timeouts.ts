@@ -60,14 +60,19 @@ export class OrderTimeouts {
     this.pending = [];
     const only = batch.length === 1 ? batch[0]! : undefined;
     const sent = only
-      ? this.publisher.publish(ORDER_TIMEOUT_PUBLICATION, { orderId: only.orderId }, { messageId: `${only.orderId}:timeout`, headers: only.headers })
+      ? this.publisher.publish(
+          ORDER_TIMEOUT_PUBLICATION,
+          { orderId: only.orderId },
+          { messageId: `${only.orderId}:timeout`, headers: only.headers },
+        )
       : this.publisher.publish(
           ORDER_TIMEOUT_PUBLICATION,
           { orders: batch.map(({ orderId, requestId }) => ({ orderId, requestId })) } satisfies OrderTimeoutBatch,
           { messageId: `timeouts:${batch[0]!.orderId}:${batch.length}` },
         );
     const settled = sent.catch((error: unknown) => {
-      for (const { orderId, requestId } of batch) this.log.warn({ orderId, requestId, err: error }, "order timeout not scheduled");
+      for (const { orderId, requestId } of batch)
+        this.log.warn({ orderId, requestId, err: error }, "order timeout not scheduled");
     });
     this.sending.add(settled);
     void settled.finally(() => this.sending.delete(settled));

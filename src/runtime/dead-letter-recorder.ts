@@ -58,7 +58,10 @@ export class DeadLetterRecorder {
       const plan = this.planForQueue(String(headers["x-first-death-queue"] ?? ""));
       const subscription = plan?.name ?? "unknown";
       const reason = BROKER_REASONS[brokerReason] ?? "redelivery_limit";
-      const error = brokerReason === "delivery_limit" ? "redelivered too often (the handler's process keeps dying)" : `dead-lettered by the broker (${brokerReason})`;
+      const error =
+        brokerReason === "delivery_limit"
+          ? "redelivered too often (the handler's process keeps dying)"
+          : `dead-lettered by the broker (${brokerReason})`;
       entry = {
         id: DeadLetterStore.idFor(subscription, messageId),
         orderId,
@@ -74,15 +77,28 @@ export class DeadLetterRecorder {
         deadLetteredAt: new Date().toISOString(),
       };
       if (plan) {
-        const ref = { subscription, messageId, orderId: subscription === this.orderSubscription && orderId ? orderId : undefined };
-        await this.ledger.finish(ref, "dead_lettered", entry.deadLetteredAt, {
-          error: JSON.stringify({ message: error, permanent: false }),
-          nextRetryAt: "",
-        }, reason);
+        const ref = {
+          subscription,
+          messageId,
+          orderId: subscription === this.orderSubscription && orderId ? orderId : undefined,
+        };
+        await this.ledger.finish(
+          ref,
+          "dead_lettered",
+          entry.deadLetteredAt,
+          {
+            error: JSON.stringify({ message: error, permanent: false }),
+            nextRetryAt: "",
+          },
+          reason,
+        );
       }
     }
     await this.store.save(entry);
-    this.log.info({ deadLetterId: entry.id, orderId, messageId, reason: entry.reason, subscription: entry.subscription }, "dead letter recorded");
+    this.log.info(
+      { deadLetterId: entry.id, orderId, messageId, reason: entry.reason, subscription: entry.subscription },
+      "dead letter recorded",
+    );
   }
 }
 

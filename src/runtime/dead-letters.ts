@@ -47,7 +47,10 @@ export class DeadLetters {
     const entry = await this.store.get(id);
     if (!entry) return false;
     const plan = this.plans.get(entry.subscription);
-    if (!plan) throw new ReplayError(`dead letter ${id} belongs to subscription "${entry.subscription}", which rascal.json no longer declares`);
+    if (!plan)
+      throw new ReplayError(
+        `dead letter ${id} belongs to subscription "${entry.subscription}", which rascal.json no longer declares`,
+      );
     const ref = {
       subscription: entry.subscription,
       messageId: entry.messageId,
@@ -63,13 +66,25 @@ export class DeadLetters {
       });
     } catch (error) {
       // Not replayed after all: the message stays a dead letter and its order says so again.
-      await this.ledger.finish(ref, "dead_lettered", new Date().toISOString(), {
-        error: JSON.stringify({ message: entry.error, permanent: entry.reason === "permanent" || entry.reason === "invalid_content" }),
-      }, "replay failed");
+      await this.ledger.finish(
+        ref,
+        "dead_lettered",
+        new Date().toISOString(),
+        {
+          error: JSON.stringify({
+            message: entry.error,
+            permanent: entry.reason === "permanent" || entry.reason === "invalid_content",
+          }),
+        },
+        "replay failed",
+      );
       throw new ReplayError(`replay of ${id} was not confirmed by the broker: ${(error as Error).message}`);
     }
     await this.store.remove(id);
-    this.log.info({ deadLetterId: id, orderId: entry.orderId, messageId: entry.messageId, queue: entry.queue }, "dead letter replayed");
+    this.log.info(
+      { deadLetterId: id, orderId: entry.orderId, messageId: entry.messageId, queue: entry.queue },
+      "dead letter replayed",
+    );
     if (ref.orderId && reopened) await this.scheduleTimeout(ref.orderId, now, entry.headers);
     return true;
   }
@@ -81,7 +96,11 @@ export class DeadLetters {
    */
   private async scheduleTimeout(orderId: string, replayedAt: string, headers: Record<string, string>): Promise<void> {
     try {
-      await this.publisher.publish(ORDER_TIMEOUT_PUBLICATION, { orderId, replayedAt }, { messageId: `${orderId}:timeout:${replayedAt}`, headers });
+      await this.publisher.publish(
+        ORDER_TIMEOUT_PUBLICATION,
+        { orderId, replayedAt },
+        { messageId: `${orderId}:timeout:${replayedAt}`, headers },
+      );
     } catch (error) {
       this.log.warn({ orderId, err: error }, "timeout of the replayed order not scheduled");
     }

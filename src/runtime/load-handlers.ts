@@ -25,7 +25,9 @@ export async function loadHandlers(
     const name = plan.handler!;
     if (loaded.has(name)) continue;
     const key = `${source}: subscriptions.${plan.name}.handler`;
-    const file = EXTENSIONS.map((extension) => resolve(join(handlersDir, `${name}${extension}`))).find((path) => existsSync(path));
+    const file = EXTENSIONS.map((extension) => resolve(join(handlersDir, `${name}${extension}`))).find((path) =>
+      existsSync(path),
+    );
     let module: unknown;
     let where: string;
     if (file) {
@@ -45,7 +47,9 @@ export async function loadHandlers(
     }
     const handler = (module as { default?: unknown } | undefined)?.default;
     if (typeof handler !== "function") {
-      throw new HandlerLoadError(`${key}: ${where} must have a default export that is a function (found ${typeof handler})`);
+      throw new HandlerLoadError(
+        `${key}: ${where} must have a default export that is a function (found ${typeof handler})`,
+      );
     }
     loaded.set(name, handler as Handler);
   }

@@ -63,20 +63,39 @@ export class MessageProcessor {
     const messageId = message.properties.messageId;
     const headers = carriedHeaders(message.properties.headers);
     if (!messageId || !/^[\x21-\x7e]{1,200}$/.test(messageId)) {
-      return this.deadLetter(message, { subscription: this.plan.name, messageId: "missing" }, "invalid_content", "message has no valid messageId", 0, headers);
+      return this.deadLetter(
+        message,
+        { subscription: this.plan.name, messageId: "missing" },
+        "invalid_content",
+        "message has no valid messageId",
+        0,
+        headers,
+      );
     }
     let orderId: string | undefined;
     if (this.tracksOrders) {
       const parsed = orderMessageSchema.safeParse(content);
       if (!parsed.success) {
-        return this.deadLetter(message, { subscription: this.plan.name, messageId }, "invalid_content", `not an order message: ${parsed.error.issues[0]?.message}`, 0, headers);
+        return this.deadLetter(
+          message,
+          { subscription: this.plan.name, messageId },
+          "invalid_content",
+          `not an order message: ${parsed.error.issues[0]?.message}`,
+          0,
+          headers,
+        );
       }
       orderId = parsed.data.orderId;
     }
     const ref: MessageRef = { subscription: this.plan.name, messageId, orderId, owner: this.deps.ledger.newOwner() };
     // The order an event is about travels in its x-order-id header: for ctx and the log lines,
     // not for status tracking, which only the order's own subscription does.
-    const bindings = { messageId, orderId: orderId ?? headers["x-order-id"], requestId: headers["x-request-id"], traceparent: headers.traceparent };
+    const bindings = {
+      messageId,
+      orderId: orderId ?? headers["x-order-id"],
+      requestId: headers["x-request-id"],
+      traceparent: headers.traceparent,
+    };
     // Until the claim names the attempt, a logger is only needed on the rare paths that log:
     // made on first use, so that a message gets one child logger, not two.
     let messageLog: Logger | undefined;
@@ -99,7 +118,14 @@ export class MessageProcessor {
     const attemptLog = this.log.child({ ...bindings, attempt });
     if (attempt > this.plan.retry.maxAttempts) {
       // Earlier starts never reported back: the handler keeps crashing its process.
-      return this.deadLetter(message, ref, "redelivery_limit", `handler started ${attempt - 1} times without finishing`, attempt - 1, headers);
+      return this.deadLetter(
+        message,
+        ref,
+        "redelivery_limit",
+        `handler started ${attempt - 1} times without finishing`,
+        attempt - 1,
+        headers,
+      );
     }
     return this.run(message, content, ref, attempt, headers, attemptLog);
   }
@@ -107,7 +133,14 @@ export class MessageProcessor {
   /** Content Rascal could not parse: dead-lettered, the consumer keeps going. */
   async invalidContent(message: IncomingMessage, error: Error): Promise<Settlement> {
     const ref = { subscription: this.plan.name, messageId: message.properties.messageId ?? "missing" };
-    return this.deadLetter(message, ref, "invalid_content", `unparseable content: ${error.message}`, 0, carriedHeaders(message.properties.headers));
+    return this.deadLetter(
+      message,
+      ref,
+      "invalid_content",
+      `unparseable content: ${error.message}`,
+      0,
+      carriedHeaders(message.properties.headers),
+    );
   }
 
   private async run(
@@ -118,12 +151,15 @@ export class MessageProcessor {
     headers: Record<string, string>,
     log: Logger,
   ): Promise<Settlement> {
-    const heartbeat = setInterval(() => {
-      this.deps.ledger.extend(ref).then(
-        (kept) => kept || log.warn("lost the claim on this message while its handler runs"),
-        (error: unknown) => log.warn({ err: error }, "could not extend the claim"),
-      );
-    }, Math.max(100, Math.floor(this.deps.ledger.leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        this.deps.ledger.extend(ref).then(
+          (kept) => kept || log.warn("lost the claim on this message while its handler runs"),
+          (error: unknown) => log.warn({ err: error }, "could not extend the claim"),
+        );
+      },
+      Math.max(100, Math.floor(this.deps.ledger.leaseMs / 3)),
+    );
 
     const started = performance.now();
     let result: unknown;
@@ -143,7 +179,14 @@ export class MessageProcessor {
       const recorded = await this.record(() => this.deps.ledger.finish(ref, "completed", now(), fields), log);
       // Shut down before the completion was recorded: the redelivery will run the handler again.
       if (recorded === undefined) return "requeue";
-      if (ref.orderId) await this.deps.events.announce(ref.orderId, "completed", recorded, headers, result === undefined ? {} : { result });
+      if (ref.orderId)
+        await this.deps.events.announce(
+          ref.orderId,
+          "completed",
+          recorded,
+          headers,
+          result === undefined ? {} : { result },
+        );
       log.info({ outcome: "completed", durationMs: round(durationMs) }, "message completed");
       this.count("completed");
       return "ack";
@@ -151,8 +194,10 @@ export class MessageProcessor {
 
     const errorMessage = failure instanceof Error ? failure.message : String(failure);
     const outcomeLog = log.child({ durationMs: round(durationMs) });
-    if (isPermanent(failure)) return this.deadLetter(message, ref, "permanent", errorMessage, attempt, headers, outcomeLog);
-    if (attempt >= this.plan.retry.maxAttempts) return this.deadLetter(message, ref, "max_attempts", errorMessage, attempt, headers, outcomeLog);
+    if (isPermanent(failure))
+      return this.deadLetter(message, ref, "permanent", errorMessage, attempt, headers, outcomeLog);
+    if (attempt >= this.plan.retry.maxAttempts)
+      return this.deadLetter(message, ref, "max_attempts", errorMessage, attempt, headers, outcomeLog);
     return this.retry(message, ref, attempt, errorMessage, headers, log, durationMs);
   }
 
@@ -181,7 +226,10 @@ export class MessageProcessor {
     const fields = { error: JSON.stringify({ message: errorMessage, permanent: false }), nextRetryAt };
     // The retry is already queued: a failed status write must not requeue a second copy.
     await this.record(() => this.deps.ledger.finish(ref, "retrying", now(), fields, errorMessage), log);
-    log.warn({ outcome: "retried", error: errorMessage, delayMs, nextRetryAt, durationMs: round(durationMs) }, "handler failed; retry scheduled");
+    log.warn(
+      { outcome: "retried", error: errorMessage, delayMs, nextRetryAt, durationMs: round(durationMs) },
+      "handler failed; retry scheduled",
+    );
     this.count("retried");
     return "ack";
   }
@@ -217,9 +265,14 @@ export class MessageProcessor {
     if (ref.messageId !== "missing") {
       const permanent = reason !== "max_attempts" && reason !== "redelivery_limit";
       const fields = { error: JSON.stringify({ message: errorMessage, permanent }), nextRetryAt: "" };
-      const recorded = await this.record(() => this.deps.ledger.finish(ref, "dead_lettered", now(), fields, reason), log);
+      const recorded = await this.record(
+        () => this.deps.ledger.finish(ref, "dead_lettered", now(), fields, reason),
+        log,
+      );
       if (recorded && ref.orderId) {
-        await this.deps.events.announce(ref.orderId, "dead_lettered", recorded, headers, { error: { message: errorMessage, permanent } });
+        await this.deps.events.announce(ref.orderId, "dead_lettered", recorded, headers, {
+          error: { message: errorMessage, permanent },
+        });
       }
     }
     log.error({ outcome: "dead_lettered", reason, error: errorMessage, attempts }, "message dead-lettered");
@@ -227,7 +280,13 @@ export class MessageProcessor {
     return "ack";
   }
 
-  private context(ref: MessageRef, attempt: number, message: IncomingMessage, headers: Record<string, string>, log: Logger): HandlerContext {
+  private context(
+    ref: MessageRef,
+    attempt: number,
+    message: IncomingMessage,
+    headers: Record<string, string>,
+    log: Logger,
+  ): HandlerContext {
     let published = 0;
     return {
       messageId: ref.messageId,
@@ -266,7 +325,8 @@ export class MessageProcessor {
         continue;
       }
       if (result.kind !== "busy") return result;
-      if (step === 0) log().info({ holder: result.holder }, "message is running elsewhere; waiting for that run to end");
+      if (step === 0)
+        log().info({ holder: result.holder }, "message is running elsewhere; waiting for that run to end");
       await sleep(Math.min(1000, this.deps.ledger.leaseMs));
     }
     return undefined;

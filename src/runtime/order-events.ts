@@ -66,7 +66,10 @@ export class OrderEvents {
     const publication = EVENT_PUBLICATIONS[event.status];
     if (!this.declared.has(publication)) return;
     try {
-      await this.publisher.publish(publication, event, { messageId: `${event.orderId}:${event.status}:${historyLength}`, headers });
+      await this.publisher.publish(publication, event, {
+        messageId: `${event.orderId}:${event.status}:${historyLength}`,
+        headers,
+      });
     } catch (error) {
       this.log.warn({ err: error, orderId: event.orderId, publication }, "order event not published");
     }

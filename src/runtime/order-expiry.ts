@@ -36,7 +36,10 @@ export async function expireOrder(
       const transition = await store.expire(orderId, now, "not finished within ORDER_TIMEOUT_MS", replayedAt);
       if (!transition.transitioned) return;
       log.warn({ orderId, requestId }, "order expired");
-      const orderHeaders = typeof requestId === "string" ? { ...headers, "x-request-id": requestId, "x-order-id": orderId } : { ...headers, "x-order-id": orderId };
+      const orderHeaders =
+        typeof requestId === "string"
+          ? { ...headers, "x-request-id": requestId, "x-order-id": orderId }
+          : { ...headers, "x-order-id": orderId };
       await events.announce(orderId, "expired", transition, orderHeaders);
     }),
   );

@@ -55,13 +55,20 @@ export class Workers {
     const config = resolvedConfig(this.broker);
     this.deps.ledger.startAliveSignal();
     for (const plan of this.plans) {
-      const processor = new MessageProcessor(plan, this.handlers.get(plan.handler!)!, plan.name === this.orderSubscription, deps);
+      const processor = new MessageProcessor(
+        plan,
+        this.handlers.get(plan.handler!)!,
+        plan.name === this.orderSubscription,
+        deps,
+      );
       this.consume(config, plan.name, (message, content, invalid) =>
         invalid ? processor.invalidContent(message, invalid) : processor.process(message, content),
       );
     }
     for (const consumer of this.internal) {
-      this.consume(config, consumer.subscription, (message, content, invalid) => this.runInternal(consumer, message, invalid ? undefined : content));
+      this.consume(config, consumer.subscription, (message, content, invalid) =>
+        this.runInternal(consumer, message, invalid ? undefined : content),
+      );
     }
     for (const consumers of this.consumers.values()) await consumers.start();
   }
@@ -88,8 +95,11 @@ export class Workers {
     if (!subscription || urls.length === 0) throw new Error(`subscription ${name} has no connection to consume from`);
     let consumers = this.consumers.get(subscription.vhost);
     if (!consumers) {
-      consumers = new QueueConsumers(urls, `order-pipeline consumers (${subscription.vhost})`, this.log, (channel, lost) =>
-        redeclareQueue(channel, config, lost),
+      consumers = new QueueConsumers(
+        urls,
+        `order-pipeline consumers (${subscription.vhost})`,
+        this.log,
+        (channel, lost) => redeclareQueue(channel, config, lost),
       );
       this.consumers.set(subscription.vhost, consumers);
     }
@@ -102,13 +112,20 @@ export class Workers {
     });
   }
 
-  private async runInternal(consumer: InternalConsumer, message: IncomingMessage, content: unknown): Promise<Settlement> {
+  private async runInternal(
+    consumer: InternalConsumer,
+    message: IncomingMessage,
+    content: unknown,
+  ): Promise<Settlement> {
     try {
       await consumer.handle(message, content);
       this.deps.metrics.messagesConsumed.inc({ subscription: consumer.subscription, outcome: "completed" });
       return "ack";
     } catch (error) {
-      this.log.warn({ err: error, subscription: consumer.subscription }, "internal consumer failed; the message goes back to its queue");
+      this.log.warn(
+        { err: error, subscription: consumer.subscription },
+        "internal consumer failed; the message goes back to its queue",
+      );
       // Do not spin on a broken dependency: give it a moment before the redelivery.
       await sleep(1000);
       return "requeue";

@@ -52,7 +52,11 @@ export class DeadLetterStore {
   }
 
   async remove(id: string): Promise<boolean> {
-    const [[, removed]] = (await this.redis.multi().del(keys.deadLetter(id)).zrem(keys.deadLetterIndex(), id).exec()) as [[Error | null, number]];
+    const [[, removed]] = (await this.redis
+      .multi()
+      .del(keys.deadLetter(id))
+      .zrem(keys.deadLetterIndex(), id)
+      .exec()) as [[Error | null, number]];
     return removed === 1;
   }
 }

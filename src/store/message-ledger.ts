@@ -16,7 +16,6 @@ const ALIVE_REFRESH_MS = 1000;
 
 export type FinishOutcome = "completed" | "retrying" | "dead_lettered";
 
-
 export interface MessageRef {
   subscription: string;
   messageId: string;
@@ -109,15 +108,24 @@ export class MessageLedger {
 
   /** Heartbeat: keeps the lease while the handler runs; false when it was lost. */
   async extend(ref: MessageRef): Promise<boolean> {
-    const extended = await runScript(this.redis, "ledgerExtend", EXTEND_LEASE, [keys.lease(ref.subscription, ref.messageId)], [
-      ref.owner ?? "-",
-      this.leaseMs,
-    ]);
+    const extended = await runScript(
+      this.redis,
+      "ledgerExtend",
+      EXTEND_LEASE,
+      [keys.lease(ref.subscription, ref.messageId)],
+      [ref.owner ?? "-", this.leaseMs],
+    );
     return extended === 1;
   }
 
   async release(ref: MessageRef): Promise<void> {
-    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [keys.lease(ref.subscription, ref.messageId)], [ref.owner ?? "-"]);
+    await runScript(
+      this.redis,
+      "ledgerRelease",
+      RELEASE_LEASE,
+      [keys.lease(ref.subscription, ref.messageId)],
+      [ref.owner ?? "-"],
+    );
     this.held.delete(ref.owner ?? "-");
   }
 

@@ -5,7 +5,15 @@ import { orderTotal } from "../domain/order";
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
 import { historyEntry, toTransition, type Transition } from "./transition";
 import { runScript } from "./run-script";
-import { CONFIRM_ORDER, CREATE_ORDER, EXPIRE_ORDER, REJECT_ORDER, RELEASE_ORDER, SET_CALLBACK_STATE, TAKE_OVER_ORDER } from "./scripts";
+import {
+  CONFIRM_ORDER,
+  CREATE_ORDER,
+  EXPIRE_ORDER,
+  REJECT_ORDER,
+  RELEASE_ORDER,
+  SET_CALLBACK_STATE,
+  TAKE_OVER_ORDER,
+} from "./scripts";
 
 /** The immutable part of an order, stored once as JSON. */
 export interface OrderDocument {
@@ -37,7 +45,6 @@ export interface IdempotencyClaim {
   /** SHA-256 of the canonical JSON body. */
   fingerprint: string;
 }
-
 
 /** Order records and idempotency keys in Redis. */
 export class OrderStore {
@@ -72,13 +79,21 @@ export class OrderStore {
   /** Writes the order as `accepted` before it is published, claiming the idempotency key with it. */
   async create(orderId: string, doc: OrderDocument, createdAt: string, idem?: IdempotencyClaim): Promise<CreateResult> {
     const orderKeys = [keys.order(orderId), keys.history(orderId)];
-    const args: (string | number)[] = [JSON.stringify(doc), createdAt, historyEntry("accepted", createdAt), RETENTION_MS];
+    const args: (string | number)[] = [
+      JSON.stringify(doc),
+      createdAt,
+      historyEntry("accepted", createdAt),
+      RETENTION_MS,
+    ];
     if (idem) {
       const now = Date.now();
       orderKeys.push(keys.idempotency(idem.keyHash));
       args.push(idem.fingerprint, orderId, IDEMPOTENCY_TTL_MS, now, now + this.idempotencyLeaseMs);
     }
-    const [kind, otherId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [string, string?];
+    const [kind, otherId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [
+      string,
+      string?,
+    ];
     if (kind === "replay" || kind === "abandoned") return { kind, orderId: otherId! };
     if (kind === "created" || kind === "mismatch" || kind === "in_flight") return { kind };
     throw new Error(`order id collision for ${orderId}`);
@@ -119,7 +134,10 @@ export class OrderStore {
   async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken" | "superseded"> {
     const orderKeys = [keys.order(orderId), keys.history(orderId)];
     if (idem) orderKeys.push(keys.idempotency(idem.keyHash));
-    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId])) as "rejected" | "taken" | "superseded";
+    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId])) as
+      | "rejected"
+      | "taken"
+      | "superseded";
   }
 
   async get(orderId: string): Promise<OrderResource | undefined> {
@@ -144,7 +162,13 @@ export class OrderStore {
 
   /** Records the state of the order's result callback (`callback` in the resource). */
   async setCallbackState(orderId: string, state: { status: string; attempts: number }): Promise<void> {
-    await runScript(this.redis, "orderCallbackState", SET_CALLBACK_STATE, [keys.order(orderId)], [JSON.stringify(state)]);
+    await runScript(
+      this.redis,
+      "orderCallbackState",
+      SET_CALLBACK_STATE,
+      [keys.order(orderId)],
+      [JSON.stringify(state)],
+    );
   }
 
   /**
@@ -152,11 +176,13 @@ export class OrderStore {
    * scheduled (`replayedAt`: the replay this timeout belongs to, none for acceptance's).
    */
   async expire(orderId: string, now: string, detail: string, replayedAt = ""): Promise<Transition> {
-    const answer = await runScript(this.redis, "orderExpire", EXPIRE_ORDER, [keys.order(orderId), keys.history(orderId)], [
-      now,
-      historyEntry("expired", now, detail),
-      replayedAt,
-    ]);
+    const answer = await runScript(
+      this.redis,
+      "orderExpire",
+      EXPIRE_ORDER,
+      [keys.order(orderId), keys.history(orderId)],
+      [now, historyEntry("expired", now, detail), replayedAt],
+    );
     return toTransition(answer);
   }
 }

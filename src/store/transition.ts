@@ -13,5 +13,7 @@ export interface Transition {
 export function toTransition(answer: unknown): Transition {
   const [changed, historyLength, doc] = answer as [number, number?, string?];
   if (changed !== 1) return { transitioned: false };
-  return historyLength === undefined || doc === undefined ? { transitioned: true } : { transitioned: true, order: { historyLength, doc } };
+  return historyLength === undefined || doc === undefined
+    ? { transitioned: true }
+    : { transitioned: true, order: { historyLength, doc } };
 }

@@ -40,7 +40,10 @@ interface Order {
 function newOrder(): Order {
   const dice = Math.random();
   const holdMs = dice < 0.005 ? 5000 : dice < 0.05 ? 1500 : Math.floor(Math.random() * 40);
-  const body = JSON.stringify({ customerId: `hold-${holdMs}`, items: [{ sku: "SKU-F", quantity: 1, unitPrice: 9.99 }] });
+  const body = JSON.stringify({
+    customerId: `hold-${holdMs}`,
+    items: [{ sku: "SKU-F", quantity: 1, unitPrice: 9.99 }],
+  });
   return { key: crypto.randomUUID(), body };
 }
 
@@ -83,7 +86,9 @@ export class Load {
       // reconnecting at once would race the listener's close (Bun resets a connection it
       // accepted but had not read yet when it stops listening). Other 503s are retried at once,
       // to keep the pressure on while the fault lasts.
-      await Bun.sleep(outcome.kind === "unavailable" && outcome.leavingMs !== undefined ? outcome.leavingMs : this.options.pauseMs);
+      await Bun.sleep(
+        outcome.kind === "unavailable" && outcome.leavingMs !== undefined ? outcome.leavingMs : this.options.pauseMs,
+      );
     }
   }
 
@@ -112,7 +117,12 @@ export class Load {
     if (response.status === 503) {
       const retryAfter = response.headers.get("retry-after");
       const leaving = response.headers.get("connection")?.toLowerCase() === "close" && retryAfter !== null;
-      return { kind: "unavailable", retryAfter: retryAfter !== null, ms, ...(leaving ? { leavingMs: Number(retryAfter) * 1000 } : {}) };
+      return {
+        kind: "unavailable",
+        retryAfter: retryAfter !== null,
+        ms,
+        ...(leaving ? { leavingMs: Number(retryAfter) * 1000 } : {}),
+      };
     }
     return { kind: "other", status: response.status };
   }

@@ -55,7 +55,12 @@ const RETRY_SAME_KEY_MS = 60_000;
  * One scenario: load on, fault in and out, load off, then wait for every accepted order to
  * finish and the queues to drain, and count what the contract forbids.
  */
-export async function runScenario(cluster: Cluster, scenario: Scenario, redis: Redis, known: Set<string>): Promise<Row> {
+export async function runScenario(
+  cluster: Cluster,
+  scenario: Scenario,
+  redis: Redis,
+  known: Set<string>,
+): Promise<Row> {
   const started = performance.now();
   const notes: string[] = [];
   const load = new Load({
@@ -88,9 +93,14 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, redis: R
   const orphans = [...(await orderRecords(redis))].filter((id) => !known.has(id));
 
   const newLines = cluster.history.flatMap(({ service }) => service.lines.slice(logMark.get(service) ?? 0));
-  const outcomeLines = (outcome: string) => newLines.filter((line) => line.includes(`"outcome":"${outcome}"`) && line.includes('"subscription":"process_order"')).length;
+  const outcomeLines = (outcome: string) =>
+    newLines.filter(
+      (line) => line.includes(`"outcome":"${outcome}"`) && line.includes('"subscription":"process_order"'),
+    ).length;
   const count = (kind: Outcome["kind"]) => load.outcomes.filter((outcome) => outcome.kind === kind).length;
-  const unavailable = load.outcomes.filter((outcome): outcome is Extract<Outcome, { kind: "unavailable" }> => outcome.kind === "unavailable");
+  const unavailable = load.outcomes.filter(
+    (outcome): outcome is Extract<Outcome, { kind: "unavailable" }> => outcome.kind === "unavailable",
+  );
   const rerun = (order: (typeof facts)[number]) => order.effects > 1 && scenario.crashes === true && order.attempts > 1;
   const row: Row = {
     scenario: scenario.name,
@@ -104,12 +114,17 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, redis: R
     dropped: count("dropped"),
     hung: count("hung"),
     missingRetryAfter: unavailable.filter((outcome) => !outcome.retryAfter).length,
-    slowest202Ms: Math.round(Math.max(0, ...load.outcomes.map((outcome) => (outcome.kind === "accepted" ? outcome.ms : 0)))),
+    slowest202Ms: Math.round(
+      Math.max(0, ...load.outcomes.map((outcome) => (outcome.kind === "accepted" ? outcome.ms : 0))),
+    ),
     slowest503Ms: Math.round(Math.max(0, ...unavailable.map((outcome) => outcome.ms))),
     completed: facts.filter((order) => order.status === "completed").length,
-    lost: facts.filter((order) => order.status === undefined || !["completed", "dead_lettered", "expired"].includes(order.status)).length,
+    lost: facts.filter(
+      (order) => order.status === undefined || !["completed", "dead_lettered", "expired"].includes(order.status),
+    ).length,
     deadLettered: facts.filter((order) => order.status === "dead_lettered").length,
-    doubleCompletions: facts.filter((order) => order.terminalEntries > 1 || (order.effects > 1 && !rerun(order))).length,
+    doubleCompletions: facts.filter((order) => order.terminalEntries > 1 || (order.effects > 1 && !rerun(order)))
+      .length,
     restarted: facts.filter((order) => order.runs > 1).length,
     effectTwiceAfterCrash: facts.filter(rerun).length,
     orphans: orphans.length,
@@ -150,7 +165,10 @@ function watchReadiness(cluster: Cluster): { stop(): Promise<Record<Role, boolea
       for (const role of ["api", "worker"] as const) {
         const service = cluster.processes[role];
         if (!service?.running) continue;
-        const status = await fetch(`${service.baseUrl}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+        const status = await fetch(`${service.baseUrl}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (status === 503) seen[role] = true;
       }
       await Bun.sleep(100);

@@ -107,7 +107,8 @@ export const SCENARIOS: Scenario[] = [
       worker.signal("SIGTERM");
       const [apiCode, workerCode] = await Promise.all([api.exited, worker.exited]);
       notes.push(`exit codes api=${apiCode} worker=${workerCode}`);
-      if (apiCode !== 0 || workerCode !== 0) throw new Error(`SIGTERM exit codes: api ${apiCode}, worker ${workerCode}`);
+      if (apiCode !== 0 || workerCode !== 0)
+        throw new Error(`SIGTERM exit codes: api ${apiCode}, worker ${workerCode}`);
       await Promise.all([cluster.startProcess("api"), cluster.startProcess("worker")]);
     },
   },

@@ -12,7 +12,9 @@ function rabbitBinDir(): string | undefined {
   const candidates = [process.env.RABBITMQ_BIN_DIR, "/usr/lib/rabbitmq/bin"];
   const onPath = Bun.which("rabbitmq-server");
   if (onPath) candidates.push(dirname(onPath));
-  return candidates.find((dir): dir is string => !!dir && existsSync(join(dir, "rabbitmq-server")) && existsSync(join(dir, "rabbitmqctl")));
+  return candidates.find(
+    (dir): dir is string => !!dir && existsSync(join(dir, "rabbitmq-server")) && existsSync(join(dir, "rabbitmqctl")),
+  );
 }
 
 /** Whether this machine can run a private RabbitMQ node (fault tests skip otherwise). */
@@ -140,7 +142,14 @@ export class PrivateRabbitMQ {
 
   /** Messages ready and unacknowledged per queue (optionally only names containing `filter`). */
   async queues(filter = ""): Promise<QueueDepth[]> {
-    const output = await this.ctl(["list_queues", "--quiet", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged"]);
+    const output = await this.ctl([
+      "list_queues",
+      "--quiet",
+      "--no-table-headers",
+      "name",
+      "messages_ready",
+      "messages_unacknowledged",
+    ]);
     return output
       .split("\n")
       .map((line) => line.trim().split(/\s+/))
@@ -160,7 +169,11 @@ export class PrivateRabbitMQ {
       stdout: "pipe",
       stderr: "pipe",
     });
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
     return { code, output: stdout + stderr };
   }
 

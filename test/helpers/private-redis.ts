@@ -68,7 +68,13 @@ export class PrivateRedis {
     while (Date.now() < deadline) {
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on("error", () => {});
-      const answered = await probe.connect().then(() => probe.ping().then(() => true), () => false).catch(() => false);
+      const answered = await probe
+        .connect()
+        .then(
+          () => probe.ping().then(() => true),
+          () => false,
+        )
+        .catch(() => false);
       probe.disconnect();
       if (answered === up) return;
       await Bun.sleep(50);

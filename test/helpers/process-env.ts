@@ -38,7 +38,9 @@ export class ProcessTestEnv {
 
   /** Starts `bun src/main.ts` on this env's Redis and topology and waits until it is ready. */
   async spawn(env: Record<string, string> = {}): Promise<ServiceProcess> {
-    const service = new ServiceProcess({ env: { REDIS_URL: this.redis.url, RASCAL_CONFIG: this.topologyFile!.path, ...env } });
+    const service = new ServiceProcess({
+      env: { REDIS_URL: this.redis.url, RASCAL_CONFIG: this.topologyFile!.path, ...env },
+    });
     this.processes.push(service);
     await service.waitReady();
     return service;

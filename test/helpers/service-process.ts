@@ -41,7 +41,10 @@ export class ServiceProcess {
       stdout: "pipe",
       stderr: "pipe",
     });
-    this.drained = Promise.all([this.collect(this.child.stdout, options.echo), this.collect(this.child.stderr, options.echo)]).then(() => {});
+    this.drained = Promise.all([
+      this.collect(this.child.stdout, options.echo),
+      this.collect(this.child.stderr, options.echo),
+    ]).then(() => {});
   }
 
   get baseUrl(): string {
@@ -73,11 +76,16 @@ export class ServiceProcess {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`service exited before it was ready:\n${this.lines.slice(-20).join("\n")}`);
-      const status = await fetch(`${this.baseUrl}/readyz`).then((response) => response.status, () => 0);
+      const status = await fetch(`${this.baseUrl}/readyz`).then(
+        (response) => response.status,
+        () => 0,
+      );
       if ((ready && status === 200) || (!ready && status === 503)) return;
       await Bun.sleep(50);
     }
-    throw new Error(`service did not become ${ready ? "ready" : "unready"} in ${timeoutMs} ms:\n${this.lines.slice(-20).join("\n")}`);
+    throw new Error(
+      `service did not become ${ready ? "ready" : "unready"} in ${timeoutMs} ms:\n${this.lines.slice(-20).join("\n")}`,
+    );
   }
 
   /** Stops it however it is (tests' cleanup). */
@@ -106,7 +114,9 @@ export class ServiceProcess {
  * rascal.json with a namespace (a private prefix for every queue and exchange on a shared
  * broker) and optional edits, written to a temp file for RASCAL_CONFIG.
  */
-export async function writeTopologyFile(edit: (config: Record<string, any>) => void = () => {}): Promise<{ path: string; cleanup: () => void }> {
+export async function writeTopologyFile(
+  edit: (config: Record<string, any>) => void = () => {},
+): Promise<{ path: string; cleanup: () => void }> {
   const config = JSON.parse(await Bun.file(join(REPO, "rascal.json")).text());
   edit(config);
   const dir = mkdtempSync(join(tmpdir(), "faults-topology-"));

@@ -99,7 +99,10 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
 }
 
 /** Deletes every Redis key under `prefix`. */
-export async function deleteKeys(prefix: string, url: string = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"): Promise<void> {
+export async function deleteKeys(
+  prefix: string,
+  url: string = process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+): Promise<void> {
   // SCAN sees full key names; DEL through this client would add the prefix again.
   const raw = new Redis(url);
   let cursor = "0";

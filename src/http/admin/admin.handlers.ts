@@ -25,7 +25,9 @@ const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "pa
 const security = [{ bearerAuth: [] }];
 const authFailure = { 401: problem("Missing or wrong bearer token") };
 const noSuchDeadLetter = problem("No such dead letter");
-const brokerUnavailable = problem("The broker did not confirm the replay; retry after Retry-After seconds", { retryAfter: true });
+const brokerUnavailable = problem("The broker did not confirm the replay; retry after Retry-After seconds", {
+  retryAfter: true,
+});
 
 const listRoute = createRoute({
   method: "get",
@@ -33,7 +35,10 @@ const listRoute = createRoute({
   summary: "List dead letters",
   security,
   responses: {
-    200: { description: "Dead letters, oldest first", content: { "application/json": { schema: z.object({ items: z.array(deadLetterSchema) }) } } },
+    200: {
+      description: "Dead letters, oldest first",
+      content: { "application/json": { schema: z.object({ items: z.array(deadLetterSchema) }) } },
+    },
     ...authFailure,
   },
 });
@@ -43,7 +48,12 @@ const replayOneRoute = createRoute({
   summary: "Replay one dead letter to the queue it came from, with fresh attempts",
   security,
   request: { params: idParam },
-  responses: { 202: { description: "Replayed (the broker confirmed it)" }, 404: noSuchDeadLetter, 503: brokerUnavailable, ...authFailure },
+  responses: {
+    202: { description: "Replayed (the broker confirmed it)" },
+    404: noSuchDeadLetter,
+    503: brokerUnavailable,
+    ...authFailure,
+  },
 });
 const replayAllRoute = createRoute({
   method: "post",
@@ -52,10 +62,14 @@ const replayAllRoute = createRoute({
   security,
   responses: {
     202: {
-      description: "Replayed; `failed` lists the dead letters that could not go and stay (present only when some did not)",
+      description:
+        "Replayed; `failed` lists the dead letters that could not go and stay (present only when some did not)",
       content: {
         "application/json": {
-          schema: z.object({ replayed: z.number().int(), failed: z.array(z.object({ id: z.string(), detail: z.string() })).optional() }),
+          schema: z.object({
+            replayed: z.number().int(),
+            failed: z.array(z.object({ id: z.string(), detail: z.string() })).optional(),
+          }),
         },
       },
     },
@@ -73,7 +87,11 @@ const deleteRoute = createRoute({
 });
 
 /** The dead-letter admin API; the CLI calls the same `DeadLetters`. */
-export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deadLetters: DeadLetters, adminToken: string | undefined): void {
+export function registerAdminRoutes(
+  app: OpenAPIHono<AppEnv>,
+  deadLetters: DeadLetters,
+  adminToken: string | undefined,
+): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
   app.use("/admin/*", bearerToken(adminToken));
 

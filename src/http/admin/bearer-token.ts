@@ -16,7 +16,9 @@ export function bearerToken(token: string | undefined): MiddlewareHandler {
     // The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
     const match = /^Bearer +(.+)$/i.exec(header);
     if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
-      throw new ProblemError(401, "a valid bearer token is required", { headers: { "WWW-Authenticate": 'Bearer realm="admin"' } });
+      throw new ProblemError(401, "a valid bearer token is required", {
+        headers: { "WWW-Authenticate": 'Bearer realm="admin"' },
+      });
     }
     await next();
   };

@@ -42,7 +42,9 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
       case "key_mismatch":
         throw new ProblemError(422, "this Idempotency-Key was already used with a different request body");
       case "key_in_flight":
-        throw new ProblemError(409, "a request with this Idempotency-Key is still being processed", { headers: { "Retry-After": IN_FLIGHT_RETRY_AFTER_SECONDS } });
+        throw new ProblemError(409, "a request with this Idempotency-Key is still being processed", {
+          headers: { "Retry-After": IN_FLIGHT_RETRY_AFTER_SECONDS },
+        });
       case "unavailable":
         throw unavailable(`the broker did not take the order (${result.reason}); nothing was accepted`);
       case "replayed":

@@ -18,7 +18,15 @@ export const createOrderRoute = createRoute({
   request: {
     headers: validatesSynchronously(
       z.object({
-        "idempotency-key": idempotencyKeySchema.optional().openapi({ param: { in: "header", description: "Same key + same body replays the first answer for 24 h; the key is compared exactly (case-sensitive)" } }),
+        "idempotency-key": idempotencyKeySchema
+          .optional()
+          .openapi({
+            param: {
+              in: "header",
+              description:
+                "Same key + same body replays the first answer for 24 h; the key is compared exactly (case-sensitive)",
+            },
+          }),
       }),
     ),
     body: { required: true, content: { "application/json": { schema: validatesSynchronously(createOrderSchema) } } },
@@ -30,11 +38,15 @@ export const createOrderRoute = createRoute({
       content: { "application/json": { schema: orderResourceSchema } },
     },
     400: problem("Malformed JSON or a bad Idempotency-Key header"),
-    409: problem("A request with this Idempotency-Key is still in flight; retry after Retry-After seconds", { retryAfter: true }),
+    409: problem("A request with this Idempotency-Key is still in flight; retry after Retry-After seconds", {
+      retryAfter: true,
+    }),
     413: problem("Body larger than 64 KiB"),
     415: problem("Body is not application/json"),
     422: problem("Validation failed, or the Idempotency-Key was used with another body"),
-    503: problem("The broker or Redis cannot take the order now; retry after Retry-After seconds", { retryAfter: true }),
+    503: problem("The broker or Redis cannot take the order now; retry after Retry-After seconds", {
+      retryAfter: true,
+    }),
   },
 });
 
@@ -46,7 +58,11 @@ export const getOrderRoute = createRoute({
     params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
   },
   responses: {
-    200: { description: "The order", headers: responseHeaders(), content: { "application/json": { schema: orderResourceSchema } } },
+    200: {
+      description: "The order",
+      headers: responseHeaders(),
+      content: { "application/json": { schema: orderResourceSchema } },
+    },
     404: problem("No such order"),
     503: problem("Redis is unavailable", { retryAfter: true }),
   },

@@ -37,7 +37,8 @@ export async function refusedTarget(url: string, allowPrivate: boolean): Promise
   for (const address of addresses) {
     const parsedAddress = ipaddr.process(address);
     const range = parsedAddress.range();
-    if (REFUSED_RANGES.has(range)) return `callback host ${host} resolves to a ${range} address (${address}); set CALLBACK_ALLOW_PRIVATE=true to allow`;
+    if (REFUSED_RANGES.has(range))
+      return `callback host ${host} resolves to a ${range} address (${address}); set CALLBACK_ALLOW_PRIVATE=true to allow`;
   }
   return undefined;
 }

@@ -22,7 +22,8 @@ export function createCallbackHandler(options: CallbackOptions): Handler {
   return async (message, ctx) => {
     const event = message as OrderEvent;
     if (!event.callbackUrl) return { skipped: "no callbackUrl" };
-    const setState = (status: string) => options.store.setCallbackState(event.orderId, { status, attempts: ctx.attempt });
+    const setState = (status: string) =>
+      options.store.setCallbackState(event.orderId, { status, attempts: ctx.attempt });
     /** Records this attempt's failure on the order (retried by the ladder, or the last one). */
     const failed = async (error: Error) => {
       await setState(ctx.attempt >= ctx.maxAttempts ? "failed" : "retrying");
@@ -68,7 +69,9 @@ export function createCallbackHandler(options: CallbackOptions): Handler {
       status = response.status;
       await response.body?.cancel();
     } catch (error) {
-      throw await failed(new Error(`callback to ${new URL(event.callbackUrl).host} failed: ${(error as Error).message}`));
+      throw await failed(
+        new Error(`callback to ${new URL(event.callbackUrl).host} failed: ${(error as Error).message}`),
+      );
     }
     if (status < 200 || status >= 300) throw await failed(new Error(`callback answered HTTP ${status}`));
     await setState("delivered");
