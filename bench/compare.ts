@@ -13,7 +13,7 @@ import { rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createBenchEnv, ROOT } from "./lib/bench-env";
-import { CpuMeter, cpuSplit, medianCpu, type CpuPerOrder } from "./lib/cpu-meter";
+import { CpuMeter, type CpuPerOrder, cpuSplit, medianCpu } from "./lib/cpu-meter";
 import { drain, measureIntake } from "./lib/measure-intake";
 import { median } from "./lib/stats";
 import { serviceCounts, startOrderService } from "./lib/targets";

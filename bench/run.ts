@@ -8,15 +8,15 @@
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
  */
 import { readArgs } from "./lib/args";
-import { CpuMeter, cpuSplit, medianCpu } from "./lib/cpu-meter";
 import { createBenchEnv } from "./lib/bench-env";
 import { measureCompletionLatency } from "./lib/completion-latency";
-import { CONNECTIONS, drain, measureIntake, type IntakeRound } from "./lib/measure-intake";
+import { CpuMeter, cpuSplit, medianCpu } from "./lib/cpu-meter";
+import { CONNECTIONS, drain, type IntakeRound, measureIntake } from "./lib/measure-intake";
 import { memoryOf, runScript, type Target } from "./lib/process";
-import { formatTable, times, type Row } from "./lib/report";
+import { formatTable, type Row, times } from "./lib/report";
 import { medianRatio } from "./lib/round-ratios";
-import { median } from "./lib/stats";
 import { runSoak } from "./lib/soak";
+import { median } from "./lib/stats";
 import {
   bullmqCounts,
   purgeIntakeQueue,

@@ -1,7 +1,7 @@
 import { TopologyError } from "./broker/topology";
-import { serve } from "./cli/serve";
-import { isCommand, runCommand } from "./cli/run-command";
 import { processOutput } from "./cli/output";
+import { isCommand, runCommand } from "./cli/run-command";
+import { serve } from "./cli/serve";
 import { ConfigError, loadConfig } from "./config";
 import { ConnectError } from "./connect-error";
 import { redactEnvironmentSecrets } from "./log";

@@ -2,11 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { canRunPrivateRabbitMQ, PrivateRabbitMQ } from "./helpers/private-rabbitmq";
 import {
   expectProblem,
+  type OrderJson,
   sampleOrder,
   startTestService,
-  useOrderHandler,
-  type OrderJson,
   type TestService,
+  useOrderHandler,
 } from "./helpers/service";
 
 // These tests stop, block and disconnect a broker: a private node, never the shared one.
@@ -160,7 +160,7 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
   test("connections closed by the broker: the service reconnects and consumes again", async () => {
     service = await start();
     await broker.closeAllConnections();
-    await until("reconnected", async () => (await readyz()) === 200 && service!.broker.health.connected);
+    await until("reconnected", async () => (await readyz()) === 200 && service!.broker.ready);
     const after = await accept();
     await service.waitForOrder(after.id, (order) => order.status === "completed", 30_000);
   });

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import type { RascalConfig } from "../src/broker/topology";
-import { sampleOrder, startTestService, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService } from "./helpers/service";
 
 let service: TestService | undefined;
 let receiver: ReturnType<typeof Bun.serve> | undefined;

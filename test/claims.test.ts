@@ -2,8 +2,8 @@ import { afterEach, expect, test } from "bun:test";
 import { ORDER_PUBLICATION } from "../src/broker/topology";
 import { MessageLedger, type MessageRef } from "../src/store/message-ledger";
 import { OrderStore } from "../src/store/order-store";
-import { sampleOrder, startTestService, useOrderHandler, type TestService } from "./helpers/service";
 import { until } from "./helpers/eventually";
+import { sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {
@@ -28,10 +28,7 @@ test("a handler slower than the claim lease keeps its claim: a second copy waits
     holdMs: 2000,
   };
   for (const _copy of [1, 2]) {
-    const session = await service.broker.broker.publish(ORDER_PUBLICATION, message, {
-      options: { messageId: orderId },
-    } as never);
-    await new Promise((resolve) => session.on("success", resolve));
+    await service.broker.publish(ORDER_PUBLICATION, message, { messageId: orderId });
   }
   await service.waitForOrder(orderId, (order) => order.status === "completed");
   await until("the second copy was skipped", async () =>

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { deadLettersCommand } from "../src/cli/dead-letters";
 import { healthcheck } from "../src/cli/healthcheck";
-import { runCommand } from "../src/cli/run-command";
 import type { Output } from "../src/cli/output";
+import { runCommand } from "../src/cli/run-command";
 import { loadConfig } from "../src/config";
-import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {

@@ -16,7 +16,12 @@ async function queueForTest(): Promise<string> {
 }
 
 async function openChannel(timeoutMs = 5000): Promise<ConfirmChannel> {
-  const channel = new ConfirmChannel([AMQP_URL], "confirm-channel test", timeoutMs, log);
+  const channel = new ConfirmChannel({
+    urls: [AMQP_URL],
+    name: "confirm-channel test",
+    confirmTimeoutMs: timeoutMs,
+    log,
+  });
   await channel.open();
   cleanups.push(() => channel.close());
   return channel;

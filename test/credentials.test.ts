@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { freePort } from "./helpers/free-port";
-import { eventually, postOrder, ProcessTestEnv } from "./helpers/process-env";
 import { PrivateRedis } from "./helpers/private-redis";
+import { eventually, ProcessTestEnv, postOrder } from "./helpers/process-env";
 import { ServiceProcess } from "./helpers/service-process";
 
 const SECRET = `s3cret-${crypto.randomUUID()}`;

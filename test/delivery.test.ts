@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { ORDER_PUBLICATION } from "../src/broker/topology";
-import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
 import { until } from "./helpers/eventually";
+import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {
@@ -27,10 +27,7 @@ test("the same messageId delivered twice runs the handler once", async () => {
   await service.waitForOrder(accepted.id, (order) => order.status === "completed");
 
   // A second copy of the same message, as a publisher retry or a broker redelivery would make.
-  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(accepted.id), {
-    options: { messageId: accepted.id },
-  } as never);
-  await new Promise((resolve) => session.on("success", resolve));
+  await service.broker.publish(ORDER_PUBLICATION, orderMessage(accepted.id), { messageId: accepted.id });
   await until("the copy was skipped as a duplicate", async () =>
     (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "duplicate" && v.value > 0),
   );
@@ -51,10 +48,7 @@ test("two copies delivered at once: one runs, the other waits and is skipped", a
   const message = orderMessage(orderId, 300);
   await Promise.all(
     [0, 1].map(async () => {
-      const session = await service!.broker.broker.publish(ORDER_PUBLICATION, message, {
-        options: { messageId: orderId },
-      } as never);
-      await new Promise((resolve) => session.on("success", resolve));
+      await service!.broker.publish(ORDER_PUBLICATION, message, { messageId: orderId });
     }),
   );
   await service.waitForOrder(orderId, (order) => order.status === "completed");
@@ -69,10 +63,7 @@ test("two copies delivered at once: one runs, the other waits and is skipped", a
 test("a message for an order that does not exist is dropped, not processed", async () => {
   service = await startTestService({ transform: useOrderHandler("count-runs") });
   const orderId = Bun.randomUUIDv7();
-  const session = await service.broker.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), {
-    options: { messageId: orderId },
-  } as never);
-  await new Promise((resolve) => session.on("success", resolve));
+  await service.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), { messageId: orderId });
   await until("the message was dropped", async () =>
     (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped" && v.value > 0),
   );

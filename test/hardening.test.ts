@@ -2,11 +2,11 @@ import { afterEach, expect, test } from "bun:test";
 import { freePort } from "./helpers/free-port";
 import {
   expectProblem,
+  type OrderJson,
   sampleOrder,
   startTestService,
-  useOrderHandler,
-  type OrderJson,
   type TestService,
+  useOrderHandler,
 } from "./helpers/service";
 
 let service: TestService | undefined;

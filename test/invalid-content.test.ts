@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { ORDER_PUBLICATION } from "../src/broker/topology";
-import { sampleOrder, startTestService, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {
@@ -11,13 +11,7 @@ afterEach(async () => {
 const ADMIN = { Authorization: "Bearer admin" };
 
 async function publishRaw(target: TestService, body: Buffer, messageId: string) {
-  const session = await target.broker.broker.publish(ORDER_PUBLICATION, body, {
-    options: { messageId, contentType: "application/json" },
-  } as never);
-  await new Promise((resolve, reject) => {
-    session.on("success", resolve);
-    session.on("error", reject);
-  });
+  await target.broker.publish(ORDER_PUBLICATION, body, { messageId, contentType: "application/json" });
 }
 
 async function waitForDeadLetters(target: TestService, count: number) {

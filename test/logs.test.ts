@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { eventually } from "./helpers/eventually";
 import { captureLogs, type LogLine } from "./helpers/log-capture";
-import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {

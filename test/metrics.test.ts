@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { eventually } from "./helpers/eventually";
 import { sample } from "./helpers/prometheus-text";
-import { sampleOrder, startTestService, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {

@@ -1,8 +1,9 @@
 import { afterEach, expect, test } from "bun:test";
-import type { Publisher, PublishOptions } from "../src/broker/publisher";
+import type { Publisher } from "../src/broker/broker";
+import type { PublishOptions } from "../src/broker/publications";
 import { OrderTimeouts, TIMEOUT_BATCH_WINDOW_MS } from "../src/intake/order-timeouts";
 import { createLogger } from "../src/log";
-import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {

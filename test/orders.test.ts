@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { expectProblem, sampleOrder, startTestService, type OrderJson, type TestService } from "./helpers/service";
+import { expectProblem, type OrderJson, sampleOrder, startTestService, type TestService } from "./helpers/service";
 
 let service: TestService;
 beforeEach(async () => {

@@ -29,7 +29,7 @@ function consumers(
   prefetch: number,
   onDelivery: (messageId: string, content: unknown) => Promise<Settlement>,
 ): QueueConsumers {
-  const consumer = new QueueConsumers([AMQP_URL], "queue-consumers test", log);
+  const consumer = new QueueConsumers({ urls: [AMQP_URL], name: "queue-consumers test", log });
   consumer.add({ name: "test", vhost: "/", source: queue, prefetch }, (message, content) =>
     onDelivery(message.properties.messageId as string, content),
   );
@@ -90,7 +90,7 @@ test("content is decoded by content type, and content that does not parse is rep
   await channel.waitForConfirms();
 
   const got = new Map<string, { content: unknown; invalid?: string }>();
-  const consumer = new QueueConsumers([AMQP_URL], "queue-consumers test", log);
+  const consumer = new QueueConsumers({ urls: [AMQP_URL], name: "queue-consumers test", log });
   consumer.add({ name: "test", vhost: "/", source: queue, prefetch: 5 }, async (message, content, invalid) => {
     got.set(message.properties.messageId as string, { content, invalid: invalid?.message });
     return "ack";
@@ -107,7 +107,7 @@ test("with several broker URLs, a node that refuses is skipped for the next one"
   const { queue } = await filledQueue(3);
   const refused = `amqp://guest:guest@127.0.0.1:${freePort()}`;
   const seen: string[] = [];
-  const consumer = new QueueConsumers([refused, AMQP_URL], "queue-consumers test", log);
+  const consumer = new QueueConsumers({ urls: [refused, AMQP_URL], name: "queue-consumers test", log });
   consumer.add({ name: "test", vhost: "/", source: queue, prefetch: 5 }, async (message) => {
     seen.push(message.properties.messageId as string);
     return "ack";

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import amqp from "amqplib";
 import { until } from "./helpers/eventually";
-import { sampleOrder, startTestService, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService } from "./helpers/service";
 import { AMQP_URL } from "./helpers/temp-queue";
 
 let service: TestService | undefined;

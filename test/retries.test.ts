@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { DeadLetterStore } from "../src/store/dead-letter-store";
-import { sampleOrder, startTestService, useOrderHandler, type OrderJson, type TestService } from "./helpers/service";
+import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let service: TestService | undefined;
 afterEach(async () => {

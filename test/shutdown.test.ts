@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { eventually, postOrder, ProcessTestEnv } from "./helpers/process-env";
+import { eventually, ProcessTestEnv, postOrder } from "./helpers/process-env";
 
 let env: ProcessTestEnv;
 beforeEach(async () => {

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import Redis from "ioredis";
-import { runScript } from "./process";
 import type { CountsReader } from "./measure-intake";
 import { drain } from "./measure-intake";
+import { runScript } from "./process";
 import { percentile } from "./stats";
 
 export interface CompletionLatency {

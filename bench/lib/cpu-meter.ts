@@ -92,7 +92,5 @@ export function medianCpu(runs: readonly (CpuPerOrder | undefined)[]): CpuPerOrd
 export function cpuSplit(cpu: CpuPerOrder): string {
   const part = (name: string, us: number | undefined) =>
     us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`;
-  return (
-    [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ") + " µs"
-  );
+  return `${[part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ")} µs`;
 }

@@ -1,5 +1,5 @@
-import type { Subprocess } from "bun";
 import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
 
 /** A measured target running as its own process, so its RSS and CPU are its own. */
 export interface Target {

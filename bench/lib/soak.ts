@@ -1,5 +1,5 @@
 import type { BenchEnv } from "./bench-env";
-import { measureCompletionLatency, type CompletionLatency } from "./completion-latency";
+import { type CompletionLatency, measureCompletionLatency } from "./completion-latency";
 import { memoryOf, type Target } from "./process";
 import { median } from "./stats";
 import { serviceCounts } from "./targets";

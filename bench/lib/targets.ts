@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import amqp from "amqplib";
 import { ORDER_SUBSCRIPTION } from "../../src/broker/topology";
-import { BENCH_HANDLERS_DIR, ROOT, shippedRascalConfig, type BenchEnv } from "./bench-env";
+import { BENCH_HANDLERS_DIR, type BenchEnv, ROOT, shippedRascalConfig } from "./bench-env";
+import type { CountsReader } from "./measure-intake";
 import { freePort, startTarget, type Target } from "./process";
 import { readServiceCounts } from "./service-metrics";
-import type { CountsReader } from "./measure-intake";
 
 /** How each measured target is started, each as its own process in its own namespace. */
 

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Hono } from "hono";
-import { createOrderSchema, type CreateOrder } from "../../src/domain/order";
+import { type CreateOrder, createOrderSchema } from "../../src/domain/order";
 import { createApp } from "../../src/http/create-app";
 import { registerOrderRoutes } from "../../src/http/orders/orders.handlers";
 import type { OrderIntake } from "../../src/intake/order-intake";

@@ -1,16 +1,21 @@
 import type { Writable } from "node:stream";
-import amqp from "amqplib";
 import type { ChannelModel } from "amqplib";
+import amqp from "amqplib";
 import type { Logger } from "../log";
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5000;
 
-export interface ConnectionHooks {
+export interface AmqpConnectionOptions {
+  /** The broker's URLs (the nodes of one cluster), tried in turn. */
+  urls: readonly string[];
+  /** Shown in the broker's connection list and in log lines. */
+  name: string;
+  log: Logger;
   /** Sets up channels on a new connection; a rejection closes it and counts as a failed attempt. */
-  opened(connection: ChannelModel): Promise<void>;
+  opened?(connection: ChannelModel): Promise<void>;
   /** The connection went away (not by `close`): whatever was in flight on it is lost. */
-  lost(): void;
+  lost?(): void;
 }
 
 /**
@@ -30,12 +35,15 @@ export class AmqpConnection {
   /** Index in `urls` of the URL to try first. */
   private preferred = 0;
 
-  constructor(
-    private readonly urls: readonly string[],
-    readonly name: string,
-    private readonly log: Logger,
-    private readonly hooks: ConnectionHooks,
-  ) {}
+  private readonly urls: readonly string[];
+  readonly name: string;
+  private readonly log: Logger;
+
+  constructor(private readonly options: AmqpConnectionOptions) {
+    this.urls = options.urls;
+    this.name = options.name;
+    this.log = options.log;
+  }
 
   /** The live connection, if any. */
   get current(): ChannelModel | undefined {
@@ -94,7 +102,7 @@ export class AmqpConnection {
       this.log.warn({ err: error.message, connection: this.name }, "broker connection error"),
     );
     try {
-      await this.hooks.opened(connection);
+      await this.options.opened?.(connection);
     } catch (error) {
       await connection.close().catch(() => {});
       throw error;
@@ -118,7 +126,7 @@ export class AmqpConnection {
       if (this.connection !== connection) return;
       this.connection = undefined;
       this.corked = false;
-      this.hooks.lost();
+      this.options.lost?.();
       if (!this.closing) {
         this.log.warn({ connection: this.name }, "broker connection lost; reconnecting");
         this.scheduleReconnect();

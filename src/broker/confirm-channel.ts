@@ -1,4 +1,4 @@
-import type { ChannelModel, ConfirmChannel as AmqpConfirmChannel, ConsumeMessage, Options } from "amqplib";
+import type { ConfirmChannel as AmqpConfirmChannel, ChannelModel, ConsumeMessage, Options } from "amqplib";
 import type { Logger } from "../log";
 import { AmqpConnection } from "./amqp-connection";
 
@@ -44,13 +44,14 @@ export class ConfirmChannel {
   private readonly byKey = new Map<string, Pending[]>();
   private sweeper?: ReturnType<typeof setInterval>;
 
-  constructor(
-    urls: readonly string[],
-    name: string,
-    private readonly confirmTimeoutMs: number,
-    private readonly log: Logger,
-  ) {
-    this.connection = new AmqpConnection(urls, name, log, {
+  private readonly confirmTimeoutMs: number;
+  private readonly log: Logger;
+
+  constructor(options: { urls: readonly string[]; name: string; confirmTimeoutMs: number; log: Logger }) {
+    this.confirmTimeoutMs = options.confirmTimeoutMs;
+    this.log = options.log;
+    this.connection = new AmqpConnection({
+      ...options,
       opened: async (connection) => this.attach(connection, await connection.createConfirmChannel()),
       // Whatever was in flight has no confirm coming: fail it now rather than at the deadline.
       lost: () => {
@@ -91,8 +92,14 @@ export class ConfirmChannel {
     settle: Settle,
   ): void {
     const channel = this.channel;
-    if (!channel) return settle("unavailable", "broker is not connected");
-    if (this.connection.blocked) return settle("blocked", "broker is blocking publishers (resource alarm)");
+    if (!channel) {
+      settle("unavailable", "broker is not connected");
+      return;
+    }
+    if (this.connection.blocked) {
+      settle("blocked", "broker is blocking publishers (resource alarm)");
+      return;
+    }
     const key = options.mandatory ? returnKey(exchange, routingKey, options.messageId) : undefined;
     const entry: Pending = {
       key,

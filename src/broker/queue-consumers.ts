@@ -47,13 +47,14 @@ export class QueueConsumers {
   /** Set once the first connection consumes: start-up fails on a queue it cannot consume, later losses do not. */
   private started = false;
 
-  constructor(
-    urls: readonly string[],
-    name: string,
-    private readonly log: Logger,
-    private readonly redeclare?: Redeclare,
-  ) {
-    this.connection = new AmqpConnection(urls, name, log, {
+  private readonly log: Logger;
+  private readonly redeclare?: Redeclare;
+
+  constructor(options: { urls: readonly string[]; name: string; log: Logger; redeclare?: Redeclare }) {
+    this.log = options.log;
+    this.redeclare = options.redeclare;
+    this.connection = new AmqpConnection({
+      ...options,
       opened: (connection) => this.consumeAll(connection),
       lost: () => {
         for (const consumer of this.consumers) consumer.active = undefined;

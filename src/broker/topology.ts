@@ -63,6 +63,35 @@ const pipelineSchema = z
   })
   .default({ retries: {}, defaultRetry: { delays: [1000, 5000, 30000] } });
 
+/** The subscription keys the runtime's consumers honour; Rascal knows more, which would be ignored. */
+const SUBSCRIPTION_KEYS = ["vhost", "queue", "handler", "prefetch", "contentType", "options"];
+/** The publication keys the runtime's publisher honours. */
+const PUBLICATION_KEYS = ["vhost", "exchange", "queue", "routingKey", "confirm", "options"];
+/** Why a key Rascal knows is refused, where there is more to say than that it is not honoured. */
+const REFUSED_KEYS: Record<string, string> = {
+  retry:
+    "Rascal's re-subscription backoff is not used (consumers reconnect on their own); message retries go in pipeline.retries",
+  recovery: "Rascal's recovery strategies are not used; message retries go in pipeline.retries",
+  redeliveries: "the redelivery limit is the queue's x-delivery-limit argument",
+  closeTimeout: "shutdown waits SHUTDOWN_TIMEOUT_MS for running handlers",
+  timeout: "every publish waits for the broker's confirm for the service's own confirm timeout",
+  encryption: "encrypted messages are not supported",
+};
+
+/** Refuses a key of a subscription or publication that the runtime would silently ignore. */
+function refuseUnhonouredKeys(
+  entry: Record<string, unknown>,
+  where: string,
+  honoured: readonly string[],
+  fail: (key: string, message: string) => never,
+): void {
+  for (const key of Object.keys(entry)) {
+    if (honoured.includes(key)) continue;
+    const why = REFUSED_KEYS[key] ?? `the runtime honours only ${honoured.join(", ")}`;
+    fail(`${where}.${key}`, `is not supported: ${why}`);
+  }
+}
+
 export interface TopologyOptions {
   /** RASCAL_CONFIG; when unset, ./rascal.json if present, else the built-in copy. */
   path?: string;
@@ -147,6 +176,7 @@ export function expandTopology(config: RascalConfig, source: string, options: To
   const handlerSubscriptions: SubscriptionPlan[] = [];
   for (const [name, subscription] of Object.entries(config.subscriptions)) {
     if (!isObject(subscription)) fail(`subscriptions.${name}`, "must be an object");
+    refuseUnhonouredKeys(subscription, `subscriptions.${name}`, SUBSCRIPTION_KEYS, fail);
     const handler = subscription.handler;
     if (typeof handler !== "string" || !/^[A-Za-z0-9_-]+$/.test(handler)) {
       fail(`subscriptions.${name}.handler`, "must name a handler file in handlers/ (letters, digits, - and _)");
@@ -223,6 +253,7 @@ function addOrderTimeoutTopology(config: RascalConfig, vhost: string, orderTimeo
 function checkPublicationTargets(config: RascalConfig, fail: (key: string, message: string) => never): void {
   for (const [name, publication] of Object.entries(config.publications)) {
     if (!isObject(publication)) fail(`publications.${name}`, "must be an object");
+    refuseUnhonouredKeys(publication, `publications.${name}`, PUBLICATION_KEYS, fail);
     const vhostName = typeof publication.vhost === "string" ? publication.vhost : "/";
     const vhost = config.vhosts[vhostName];
     if (!vhost) fail(`publications.${name}.vhost`, `vhost "${vhostName}" is not declared in vhosts`);

@@ -1,6 +1,6 @@
-import { ReplayError, type DeadLetters } from "../runtime/dead-letters";
+import { type DeadLetters, ReplayError } from "../runtime/dead-letters";
 import type { DeadLetter } from "../store/dead-letter-store";
-import { argumentProblem, type Accepts } from "./arguments";
+import { type Accepts, argumentProblem } from "./arguments";
 import type { Output } from "./output";
 
 export const DEAD_LETTERS_USAGE = `order-pipeline dead-letters <command>

@@ -1,8 +1,8 @@
 import pino from "pino";
 import type { Config } from "../config";
 import { createLogger } from "../log";
-import { argumentProblem, type Accepts } from "./arguments";
-import { deadLettersCommand, DEAD_LETTERS_USAGE, refuseDeadLettersArguments } from "./dead-letters";
+import { type Accepts, argumentProblem } from "./arguments";
+import { DEAD_LETTERS_USAGE, deadLettersCommand, refuseDeadLettersArguments } from "./dead-letters";
 import { healthcheck } from "./healthcheck";
 import { openDeadLetters } from "./open-dead-letters";
 import type { Output } from "./output";

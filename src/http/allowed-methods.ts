@@ -9,6 +9,7 @@ interface RoutePattern {
  * The methods an app serves at a path, for a 405's `Allow` header. Read from the app's routes on
  * first use (after every route is registered); middleware (`ALL`) does not count.
  */
+// biome-ignore lint/suspicious/noExplicitAny: any app, whatever its environment and schema
 export function allowedMethods(app: Hono<any, any, any>): (path: string) => string[] {
   let patterns: RoutePattern[] | undefined;
   return (path) => {

@@ -3,10 +3,10 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { requestId } from "hono/request-id";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../log";
-import { allowedMethods } from "./allowed-methods";
 import type { Metrics } from "../metrics";
+import { allowedMethods } from "./allowed-methods";
 import type { AppEnv } from "./app-env";
-import { fieldErrors, problem, ProblemError } from "./problem";
+import { fieldErrors, ProblemError, problem } from "./problem";
 import { validTraceparent } from "./traceparent";
 
 export interface Readiness {
@@ -28,7 +28,7 @@ export interface AppOptions {
 export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   const { log, metrics } = options;
   const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result, c) => {
+    defaultHook: (result) => {
       if (result.success) return;
       if (result.target === "header") {
         throw new ProblemError(400, "invalid request header", { errors: fieldErrors(result.error.issues, "headers") });

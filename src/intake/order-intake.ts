@@ -1,10 +1,10 @@
-import type { Publisher } from "../broker/publisher";
-import { PublishError } from "../broker/publisher";
+import type { Publisher } from "../broker/broker";
+import { PublishError } from "../broker/publications";
 import { ORDER_PUBLICATION } from "../broker/topology";
 import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
-import { acceptedResource, OrderStore, type IdempotencyClaim, type OrderDocument } from "../store/order-store";
+import { acceptedResource, type IdempotencyClaim, type OrderDocument, OrderStore } from "../store/order-store";
 import type { DeferredWrites } from "./deferred-writes";
 import { OrderTimeouts } from "./order-timeouts";
 
@@ -32,14 +32,26 @@ export interface IntakeRequest {
 export class OrderIntake {
   private readonly timeouts: OrderTimeouts;
 
-  constructor(
-    private readonly store: OrderStore,
-    private readonly publisher: Publisher,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly deferred: DeferredWrites,
-  ) {
-    this.timeouts = new OrderTimeouts(publisher, log);
+  private readonly store: OrderStore;
+  private readonly publisher: Publisher;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly deferred: DeferredWrites;
+
+  constructor(options: {
+    store: OrderStore;
+    publisher: Publisher;
+    metrics: Metrics;
+    log: Logger;
+    /** Clean-ups that wait for Redis to come back. */
+    deferred: DeferredWrites;
+  }) {
+    this.store = options.store;
+    this.publisher = options.publisher;
+    this.metrics = options.metrics;
+    this.log = options.log;
+    this.deferred = options.deferred;
+    this.timeouts = new OrderTimeouts(options.publisher, options.log);
   }
 
   /** Sends the timeout messages still waiting for their batch (before the publisher closes). */
@@ -55,7 +67,7 @@ export class OrderIntake {
       ? OrderStore.idempotencyClaim(request.idempotencyKey, request.rawBody)
       : undefined;
 
-    let created;
+    let created: Awaited<ReturnType<OrderStore["create"]>>;
     try {
       created = await this.store.create(orderId, doc, createdAt, idem);
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { Publisher } from "../broker/publisher";
+import type { Publisher } from "../broker/broker";
 import { ORDER_TIMEOUT_PUBLICATION } from "../broker/topology";
 import type { Logger } from "../log";
 
@@ -42,7 +42,10 @@ export class OrderTimeouts {
 
   schedule(timeout: PendingTimeout): void {
     this.pending.push(timeout);
-    if (this.pending.length >= MAX_BATCH) return this.send();
+    if (this.pending.length >= MAX_BATCH) {
+      this.send();
+      return;
+    }
     this.timer ??= setTimeout(() => this.send(), TIMEOUT_BATCH_WINDOW_MS);
   }
 

@@ -1,8 +1,8 @@
-import type { SubscriptionPlan } from "../broker/topology";
+import { ORDER_SUBSCRIPTION, type SubscriptionPlan } from "../broker/topology";
 import type { Logger } from "../log";
+import { type DeadLetter, DeadLetterStore } from "../store/dead-letter-store";
 import type { MessageLedger } from "../store/message-ledger";
-import { DeadLetterStore, type DeadLetter } from "../store/dead-letter-store";
-import { DL_HEADERS, type DeadLetterReason } from "./dead-letter-reason";
+import { type DeadLetterReason, DL_HEADERS } from "./dead-letter-reason";
 import { carriedHeaders } from "./message-headers";
 import type { IncomingMessage } from "./message-processor";
 
@@ -19,15 +19,26 @@ const BROKER_REASONS: Record<string, DeadLetterReason> = {
  * the runtime (with x-dead-letter-* headers) or by RabbitMQ itself, e.g. when a quorum queue's
  * delivery limit is hit; those orders are marked dead-lettered here, since no handler saw them.
  */
+export interface DeadLetterRecorderOptions {
+  store: DeadLetterStore;
+  ledger: MessageLedger;
+  /** Resolves a queue's name as the broker knows it (namespaced) to its subscription. */
+  planForQueue: (fullyQualifiedQueue: string) => SubscriptionPlan | undefined;
+  log: Logger;
+}
+
 export class DeadLetterRecorder {
-  constructor(
-    private readonly store: DeadLetterStore,
-    private readonly ledger: MessageLedger,
-    /** Resolves a queue's name as the broker knows it (namespaced) to its subscription. */
-    private readonly planForQueue: (fullyQualifiedQueue: string) => SubscriptionPlan | undefined,
-    private readonly orderSubscription: string,
-    private readonly log: Logger,
-  ) {}
+  private readonly store: DeadLetterStore;
+  private readonly ledger: MessageLedger;
+  private readonly planForQueue: DeadLetterRecorderOptions["planForQueue"];
+  private readonly log: Logger;
+
+  constructor(options: DeadLetterRecorderOptions) {
+    this.store = options.store;
+    this.ledger = options.ledger;
+    this.planForQueue = options.planForQueue;
+    this.log = options.log;
+  }
 
   async record(message: IncomingMessage): Promise<void> {
     const headers = message.properties.headers ?? {};
@@ -80,7 +91,7 @@ export class DeadLetterRecorder {
         const ref = {
           subscription,
           messageId,
-          orderId: subscription === this.orderSubscription && orderId ? orderId : undefined,
+          orderId: subscription === ORDER_SUBSCRIPTION && orderId ? orderId : undefined,
         };
         await this.ledger.finish(
           ref,

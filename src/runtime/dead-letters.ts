@@ -1,5 +1,5 @@
-import type { Publisher } from "../broker/publisher";
-import { ORDER_TIMEOUT_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
+import type { Publisher } from "../broker/broker";
+import { ORDER_SUBSCRIPTION, ORDER_TIMEOUT_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
 import type { Logger } from "../log";
 import type { DeadLetter, DeadLetterStore } from "../store/dead-letter-store";
 import type { MessageLedger } from "../store/message-ledger";
@@ -20,15 +20,29 @@ export interface ReplayAllResult {
  * history entry), sends it to the queue it came from, and removes the dead letter only once
  * the broker confirmed the republish.
  */
+export interface DeadLettersOptions {
+  store: DeadLetterStore;
+  ledger: MessageLedger;
+  publisher: Publisher;
+  /** The handler subscriptions a dead letter can go back to. */
+  plans: readonly SubscriptionPlan[];
+  log: Logger;
+}
+
 export class DeadLetters {
-  constructor(
-    private readonly store: DeadLetterStore,
-    private readonly ledger: MessageLedger,
-    private readonly publisher: Publisher,
-    private readonly plans: ReadonlyMap<string, SubscriptionPlan>,
-    private readonly orderSubscription: string,
-    private readonly log: Logger,
-  ) {}
+  private readonly store: DeadLetterStore;
+  private readonly ledger: MessageLedger;
+  private readonly publisher: Publisher;
+  private readonly plans: ReadonlyMap<string, SubscriptionPlan>;
+  private readonly log: Logger;
+
+  constructor(options: DeadLettersOptions) {
+    this.store = options.store;
+    this.ledger = options.ledger;
+    this.publisher = options.publisher;
+    this.plans = new Map(options.plans.map((plan) => [plan.name, plan]));
+    this.log = options.log;
+  }
 
   list(): Promise<DeadLetter[]> {
     return this.store.list();
@@ -54,7 +68,7 @@ export class DeadLetters {
     const ref = {
       subscription: entry.subscription,
       messageId: entry.messageId,
-      orderId: entry.subscription === this.orderSubscription && entry.orderId ? entry.orderId : undefined,
+      orderId: entry.subscription === ORDER_SUBSCRIPTION && entry.orderId ? entry.orderId : undefined,
     };
     const now = new Date().toISOString();
     const reopened = await this.ledger.reopen(ref, now);

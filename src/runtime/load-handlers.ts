@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Handler } from "../handler";
 import type { SubscriptionPlan } from "../broker/topology";
+import type { Handler } from "../handler";
 import { builtInHandlers } from "./builtin-handlers";
 
 export class HandlerLoadError extends Error {

@@ -1,5 +1,6 @@
+import type Redis from "ioredis";
 import { z } from "zod";
-import type { Publisher } from "../broker/publisher";
+import type { Publisher } from "../broker/broker";
 import type { Settlement } from "../broker/queue-consumers";
 import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
 import type { Handler, HandlerContext } from "../handler";
@@ -8,11 +9,10 @@ import { CONSUME_OUTCOMES, type ConsumeOutcome, type Metrics } from "../metrics"
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
 import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, sleep } from "./backoff";
-import { DL_HEADERS, type DeadLetterReason } from "./dead-letter-reason";
+import { type DeadLetterReason, DL_HEADERS } from "./dead-letter-reason";
 import { carriedHeaders } from "./message-headers";
-import { isPermanent, PermanentError } from "./permanent-error";
-import type Redis from "ioredis";
 import type { OrderEvents } from "./order-events";
+import { isPermanent, PermanentError } from "./permanent-error";
 
 /** The parts of an AMQP message the runtime reads. */
 export interface IncomingMessage {
@@ -345,7 +345,7 @@ export class MessageProcessor {
 
   /** Waits while the publisher's connection is down or blocked; false if shutdown came first. */
   private async publisherReady(log: () => Logger): Promise<boolean> {
-    for (let step = 0; !this.deps.publisher.ready; step++) {
+    for (let step = 0; !this.deps.publisher.canPublish; step++) {
       if (this.deps.shutdown.aborted) return false;
       if (step === 0) log().warn("publisher unavailable; holding the message until it is back");
       await sleep(jitteredBackoff(step));

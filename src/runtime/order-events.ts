@@ -1,4 +1,4 @@
-import type { Publisher } from "../broker/publisher";
+import type { Publisher } from "../broker/broker";
 import type { Logger } from "../log";
 import type { OrderDocument, OrderStore } from "../store/order-store";
 import type { Transition } from "../store/transition";
@@ -30,12 +30,15 @@ export interface OrderEvent {
  * replayed order that ends again is announced again.
  */
 export class OrderEvents {
-  constructor(
-    private readonly publisher: Publisher,
-    private readonly declared: ReadonlySet<string>,
-    private readonly store: OrderStore,
-    private readonly log: Logger,
-  ) {}
+  private readonly publisher: Publisher;
+  private readonly store: OrderStore;
+  private readonly log: Logger;
+
+  constructor(options: { publisher: Publisher; store: OrderStore; log: Logger }) {
+    this.publisher = options.publisher;
+    this.store = options.store;
+    this.log = options.log;
+  }
 
   async announce(
     orderId: string,
@@ -64,7 +67,7 @@ export class OrderEvents {
 
   private async publish(event: OrderEvent, historyLength: number, headers: Record<string, string>): Promise<void> {
     const publication = EVENT_PUBLICATIONS[event.status];
-    if (!this.declared.has(publication)) return;
+    if (!this.publisher.declares(publication)) return;
     try {
       await this.publisher.publish(publication, event, {
         messageId: `${event.orderId}:${event.status}:${historyLength}`,

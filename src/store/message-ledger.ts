@@ -1,8 +1,8 @@
 import type Redis from "ioredis";
 import { keys, RETENTION_MS } from "./keys";
-import { historyEntry, toTransition, type Transition } from "./transition";
 import { runScript } from "./run-script";
 import { CLAIM, EXTEND_LEASE, FINISH, RELEASE_LEASE, REOPEN } from "./scripts";
+import { historyEntry, type Transition, toTransition } from "./transition";
 
 export type ClaimResult =
   | { kind: "run"; attempt: number }
@@ -12,6 +12,8 @@ export type ClaimResult =
 
 /** A worker process counts as dead this long after its last alive signal. */
 const ALIVE_TTL_MS = 5000;
+/** How long a claim on a message lives without a heartbeat (the handler's process died). */
+export const DEFAULT_LEASE_MS = 30_000;
 const ALIVE_REFRESH_MS = 1000;
 
 export type FinishOutcome = "completed" | "retrying" | "dead_lettered";

@@ -3,7 +3,6 @@ import type Redis from "ioredis";
 import type { CreateOrder, HistoryEntry, OrderResource, OrderStatus } from "../domain/order";
 import { orderTotal } from "../domain/order";
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
-import { historyEntry, toTransition, type Transition } from "./transition";
 import { runScript } from "./run-script";
 import {
   CONFIRM_ORDER,
@@ -14,6 +13,7 @@ import {
   SET_CALLBACK_STATE,
   TAKE_OVER_ORDER,
 } from "./scripts";
+import { historyEntry, type Transition, toTransition } from "./transition";
 
 /** The immutable part of an order, stored once as JSON. */
 export interface OrderDocument {

@@ -8,7 +8,7 @@
  */
 import { Cluster } from "./cluster";
 import { formatTable } from "./report";
-import { runScenario, type Row } from "./run-scenario";
+import { type Row, runScenario } from "./run-scenario";
 import { SCENARIOS } from "./scenarios";
 
 const args = process.argv.slice(2);

@@ -43,7 +43,7 @@ export async function settle(redis: Redis, ids: readonly string[], timeoutMs: nu
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const facts = await readOrders(redis, ids).catch(() => undefined);
-    if (facts && facts.every((order) => order.status && TERMINAL.has(order.status))) return facts;
+    if (facts?.every((order) => order.status && TERMINAL.has(order.status))) return facts;
     if (Date.now() > deadline) return facts ?? readOrders(redis, ids);
     await Bun.sleep(250);
   }

@@ -1,6 +1,6 @@
 import amqp from "amqplib";
-import { BrokerAsPromised } from "rascal";
 import type Redis from "ioredis";
+import { BrokerAsPromised } from "rascal";
 import { loadTopology } from "../../src/broker/topology";
 import { DEFAULT_AMQP_URL } from "../../src/config";
 import { PrivateRedis, type PrivateRedisOptions } from "./private-redis";

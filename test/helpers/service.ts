@@ -3,7 +3,8 @@ import Redis from "ioredis";
 import { loadTopology, type RascalConfig } from "../../src/broker/topology";
 import { loadConfig } from "../../src/config";
 import { createLogger } from "../../src/log";
-import { startService, type Service, type ServiceOptions } from "../../src/service";
+import { type Service, type ServiceOptions, startService } from "../../src/service";
+import { deleteTopology } from "./temp-queue";
 
 export const FIXTURE_HANDLERS = new URL("../fixtures/handlers", import.meta.url).pathname;
 
@@ -91,7 +92,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     throw new Error(`order ${orderId} did not reach the expected state; last seen: ${JSON.stringify(last)}`);
   };
   const close = async () => {
-    await service.stop({ deleteTopology: true });
+    await service.stop();
+    await deleteTopology(service.broker.config);
     await deleteKeys(keyPrefix, config.REDIS_URL);
     testRedis.disconnect();
   };

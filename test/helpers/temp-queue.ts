@@ -1,5 +1,6 @@
-import amqp from "amqplib";
 import type { ConfirmChannel } from "amqplib";
+import amqp from "amqplib";
+import { type ResolvedConfig, vhostUrls } from "../../src/broker/resolved-config";
 
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 
@@ -28,4 +29,34 @@ export async function tempQueue(purpose: string, args: Record<string, unknown> =
       await connection.close();
     },
   };
+}
+
+/**
+ * Deletes every queue and exchange of a topology as Rascal resolved it (the names of a test's
+ * namespace): what a test declared, it removes.
+ */
+export async function deleteTopology(config: ResolvedConfig): Promise<void> {
+  for (const [vhost, declared] of Object.entries(config.vhosts)) {
+    const urls = vhostUrls(config, vhost);
+    if (urls.length === 0) continue;
+    const connection = await amqp.connect(urls[0]!);
+    try {
+      // A failed delete closes the channel: one channel per object.
+      const remove = async (action: (channel: amqp.Channel) => Promise<unknown>) => {
+        const channel = await connection.createChannel();
+        channel.on("error", () => {});
+        await action(channel).catch(() => {});
+        await channel.close().catch(() => {});
+      };
+      for (const queue of Object.values(declared.queues ?? {})) {
+        await remove((channel) => channel.deleteQueue(queue.fullyQualifiedName));
+      }
+      for (const exchange of Object.values(declared.exchanges ?? {})) {
+        // The default exchange ("") cannot be deleted and needs no cleaning.
+        if (exchange.fullyQualifiedName) await remove((channel) => channel.deleteExchange(exchange.fullyQualifiedName));
+      }
+    } finally {
+      await connection.close().catch(() => {});
+    }
+  }
 }

@@ -1,10 +1,10 @@
-import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { DeadLetters } from "../../runtime/dead-letters";
 import { ReplayError } from "../../runtime/dead-letters";
 import type { AppEnv } from "../app-env";
 import { problemResponse as problem } from "../documented-responses";
-import { ProblemError } from "../problem";
 import { unavailable } from "../orders/orders.handlers";
+import { ProblemError } from "../problem";
 import { bearerToken } from "./bearer-token";
 
 const deadLetterSchema = z

@@ -1,10 +1,10 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { OrderIntake } from "../../intake/order-intake";
 import type { OrderStore } from "../../store/order-store";
+import type { AppEnv } from "../app-env";
 import { jsonBody } from "../middleware/json-body";
 import { ProblemError } from "../problem";
 import { validTraceparent } from "../traceparent";
-import type { AppEnv } from "../app-env";
 import { createOrderRoute, getOrderRoute } from "./orders.routes";
 
 export const MAX_ORDER_BYTES = 64 * 1024;
@@ -25,7 +25,7 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
     if (c.get("draining")) throw unavailable("the service is shutting down");
     const order = c.req.valid("json");
     const idempotencyKey = c.req.valid("header")["idempotency-key"];
-    let result;
+    let result: Awaited<ReturnType<OrderIntake["accept"]>>;
     try {
       result = await intake.accept({
         order,
@@ -60,7 +60,7 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
   app.openapi(getOrderRoute, async (c) => {
     const { id } = c.req.valid("param");
     if (!UUID.test(id)) throw new ProblemError(404, "no order with this id");
-    let order;
+    let order: Awaited<ReturnType<OrderStore["get"]>>;
     try {
       order = await store.get(id);
     } catch (error) {

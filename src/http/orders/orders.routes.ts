@@ -18,15 +18,13 @@ export const createOrderRoute = createRoute({
   request: {
     headers: validatesSynchronously(
       z.object({
-        "idempotency-key": idempotencyKeySchema
-          .optional()
-          .openapi({
-            param: {
-              in: "header",
-              description:
-                "Same key + same body replays the first answer for 24 h; the key is compared exactly (case-sensitive)",
-            },
-          }),
+        "idempotency-key": idempotencyKeySchema.optional().openapi({
+          param: {
+            in: "header",
+            description:
+              "Same key + same body replays the first answer for 24 h; the key is compared exactly (case-sensitive)",
+          },
+        }),
       }),
     ),
     body: { required: true, content: { "application/json": { schema: validatesSynchronously(createOrderSchema) } } },

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Lint: Biome (formatting, imports, lint rules; biome.json) and no line over 120 characters in
+# the code, tests, scripts and docs (Biome's formatter does not break long strings or comments).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bunx biome check .
+long=$(git ls-files -- '*.ts' '*.md' '*.sh' '*.lua' | xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
+if [ -n "$long" ]; then
+  echo "lines over 120 characters:"
+  echo "$long"
+  exit 1
+fi
