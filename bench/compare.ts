@@ -77,7 +77,8 @@ const ratios = {
 console.log(`\nROLE=${role}, ${reps} interleaved repetitions of ${seconds} s at 64 connections, medians:`);
 for (const [name, figures] of medians) console.log(`  ${name.padEnd(16)} ${describe(figures)}`);
 console.log(
-  `  this checkout / ${ref}: req/s ${ratios.reqPerSec.toFixed(3)}×, service CPU per order ${ratios.serviceCpu.toFixed(3)}×, all processes ${ratios.totalCpu.toFixed(3)}×\n`,
+  `  this checkout / ${ref}: req/s ${ratios.reqPerSec.toFixed(3)}×, ` +
+    `service CPU per order ${ratios.serviceCpu.toFixed(3)}×, all processes ${ratios.totalCpu.toFixed(3)}×\n`,
 );
 console.log(
   JSON.stringify({
@@ -116,7 +117,8 @@ function medianFigures(runs: Figures[]): Figures {
 }
 
 function describe(figures: Figures): string {
-  return `${Math.round(figures.reqPerSec)} req/s, CPU per order ${Math.round(figures.cpu.totalUs)} µs (${cpuSplit(figures.cpu)})`;
+  const cpu = `CPU per order ${Math.round(figures.cpu.totalUs)} µs (${cpuSplit(figures.cpu)})`;
+  return `${Math.round(figures.reqPerSec)} req/s, ${cpu}`;
 }
 
 function git(args: string[]): void {

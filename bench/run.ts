@@ -3,8 +3,8 @@
  * publish+consume, a bare Hono route), the peers (a straightforward Hono+zod+Rascal intake, a
  * Hono+BullMQ order service) and this service — whole (`ROLE=all`, like the BullMQ service with
  * its in-process worker) and as intake alone (`ROLE=api`, like the Rascal intake) — then prints
- * a table of figures with their ratios and one JSON line. Rounds are interleaved across targets so that the shared machine's
- * noise hits them alike; figures are medians over rounds.
+ * a table of figures with their ratios and one JSON line. Rounds are interleaved across targets
+ * so that the shared machine's noise hits them alike; figures are medians over rounds.
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
  */
 import { readArgs } from "./lib/args";
@@ -306,11 +306,13 @@ async function runFull(): Promise<void> {
     },
   ];
   console.log(
-    `\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, figures are medians, ratios medians of same-round ratios\n`,
+    `\norder-pipeline bench — ${args.rounds} interleaved rounds of ${args.seconds} s, ${CONNECTIONS} connections, ` +
+      "figures are medians, ratios medians of same-round ratios\n",
   );
   console.log(formatTable(rows));
   console.log(
-    `\nnon-202 answers from the service or requests without one: ${serviceNon202}; every accepted order completed: ${allCompleted}`,
+    `\nnon-202 answers from the service or requests without one: ${serviceNon202}; ` +
+      `every accepted order completed: ${allCompleted}`,
   );
   if (latency.failed > 0)
     console.log(`requests of the open-loop run that got no answer: ${latency.failed} (${latency.errors.join("; ")})`);

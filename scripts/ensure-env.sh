@@ -45,7 +45,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "$@" >/dev/null
 }
 
-is_local() { case "$1" in *@127.0.0.1[:/]*|*//127.0.0.1[:/]*|*@localhost[:/]*|*//localhost[:/]*|*@127.0.0.1|*//127.0.0.1|*@localhost|*//localhost) return 0 ;; *) return 1 ;; esac; }
+is_local() {
+  case "$1" in
+    *@127.0.0.1[:/]*|*//127.0.0.1[:/]*|*@localhost[:/]*|*//localhost[:/]*) return 0 ;;
+    *@127.0.0.1|*//127.0.0.1|*@localhost|*//localhost) return 0 ;;
+    *) return 1 ;;
+  esac
+}
 
 # The port a URL names, or the default.
 port_of() {
@@ -64,7 +70,8 @@ ensure_redis() {
   local dir=${XDG_STATE_HOME:-$HOME/.local/state}/order-pipeline/redis-$port
   mkdir -p "$dir"
   say "starting Redis on 127.0.0.1:$port (AOF in $dir)"
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync everysec >/dev/null
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir" \
+    --appendonly yes --appendfsync everysec >/dev/null
   wait_for_port 127.0.0.1 "$port" Redis 30
 }
 

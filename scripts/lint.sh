@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bunx biome check .
-long=$(git ls-files -- '*.ts' '*.md' '*.sh' '*.lua' | xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
+long=$(git ls-files -- '*.ts' '*.md' '*.sh' '*.lua' |
+  xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
 if [ -n "$long" ]; then
   echo "lines over 120 characters:"
   echo "$long"

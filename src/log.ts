@@ -6,7 +6,8 @@ export type Logger = pino.Logger;
 
 /**
  * The one root logger; child loggers carry requestId, orderId, messageId and subscription.
- * `destination` defaults to stdout (see `stdoutPerTurn`), shared by every logger of the process; the CLI logs to stderr so its stdout
+ * `destination` defaults to stdout (see `stdoutPerTurn`), shared by every logger of the process;
+ * the CLI logs to stderr so its stdout
  * stays machine-readable, and tests capture lines in memory.
  */
 export function createLogger(level: string, destination: pino.DestinationStream = sharedStdout()): Logger {

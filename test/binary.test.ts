@@ -19,7 +19,8 @@ beforeAll(async () => {
   const started = performance.now();
   await compileBinary(binary);
   console.log(
-    `compiled ${binary} in ${Math.round(performance.now() - started)} ms (${(Bun.file(binary).size / 2 ** 20).toFixed(0)} MiB)`,
+    `compiled ${binary} in ${Math.round(performance.now() - started)} ms ` +
+      `(${(Bun.file(binary).size / 2 ** 20).toFixed(0)} MiB)`,
   );
 }, 120_000);
 afterAll(() => {
@@ -71,7 +72,8 @@ test("the compiled binary serves an order end to end, runs the CLI, and exits 0 
   mkdirSync(handlersDir);
   writeFileSync(
     join(handlersDir, "notify-customer.ts"),
-    `export default async function (message: { orderId: string }, ctx: { redis: { set(key: string, value: string): Promise<unknown> } }) {
+    `type Ctx = { redis: { set(key: string, value: string): Promise<unknown> } };
+    export default async function (message: { orderId: string }, ctx: Ctx) {
       await ctx.redis.set("disk-handler:" + message.orderId, "ran");
       return { fromDisk: true };
     }\n`,

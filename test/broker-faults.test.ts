@@ -55,7 +55,7 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
       queue.name.endsWith(":orders.process"),
     );
 
-  test("memory alarm: 503 with Retry-After and not ready; after it clears everything flows again, refused orders stay refused", async () => {
+  test("memory alarm: 503 with Retry-After, not ready; once cleared all flows, the refused stay refused", async () => {
     service = await start();
     const before = await accept();
     await service.waitForOrder(before.id, (order) => order.status === "completed");
@@ -92,7 +92,7 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
     expect(await orderRecords()).toBe(2);
   });
 
-  test("broker restart mid-handler: 503 and not ready while down; reconnects, resubscribes, the handler ran once", async () => {
+  test("broker restart mid-handler: 503, not ready while down; reconnects, resubscribes, ran once", async () => {
     service = await start();
     const running = await accept({ ...sampleOrder(), customerId: "hold-1500" });
     await until("handler started", async () => (await service!.testRedis.get(`runs:${running.id}`)) === "1");
@@ -120,7 +120,7 @@ describe.skipIf(!canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)",
     expect(await orderRecords()).toBe(2);
   }, 90_000);
 
-  test("stopping while the broker is down still ends; the unacknowledged message is finished by the next service", async () => {
+  test("stopping while the broker is down still ends; the next service finishes the unacked message", async () => {
     const first = await start();
     let second: TestService | undefined;
     try {

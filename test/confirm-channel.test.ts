@@ -64,7 +64,7 @@ test("the same messageId published to two places: only the unroutable copy fails
   expect(unroutable).toBe("unroutable");
 });
 
-test("a publish that is not mandatory is confirmed wherever it goes, while a mandatory one beside it still fails when unroutable", async () => {
+test("a non-mandatory publish is confirmed wherever it goes; a mandatory one beside it fails unroutable", async () => {
   const queue = await queueForTest();
   const channel = await openChannel();
   const [optional, mandatory, routed] = await Promise.all([

@@ -87,7 +87,7 @@ test("an unroutable order gets no 202 and leaves nothing behind", async () => {
   expect((await service.metrics.ordersAccepted.get()).values[0]?.value ?? 0).toBe(0);
 });
 
-test("a handler of an event about an order gets the order's id in ctx, without tracking the event as the order", async () => {
+test("an event handler gets its order's id in ctx, without tracking the event as the order", async () => {
   service = await startTestService({
     transform: (config) => {
       config.subscriptions.notify_customer!.handler = "record-order-id";

@@ -96,7 +96,7 @@ test("X-Request-Id that is too long or has odd characters is replaced, never ech
   }
 });
 
-test("client headers never reach the AMQP message: only x-request-id, x-order-id and a valid traceparent travel", async () => {
+test("client headers never reach the message: only x-request-id, x-order-id, a valid traceparent", async () => {
   service = await startTestService({ transform: useOrderHandler("record-headers") });
   const response = await service.post(sampleOrder(), {
     "X-Request-Id": "req-42",

@@ -14,7 +14,7 @@ function app() {
   });
 }
 
-test("a client error thrown by Hono or a middleware keeps its status as problem+json; anything else is 500", async () => {
+test("a client error from Hono or a middleware keeps its status as problem+json; anything else is 500", async () => {
   const served = app();
   served.get("/refused", () => {
     throw new HTTPException(415, { message: "Unsupported Media Type" });

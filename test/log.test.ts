@@ -68,7 +68,9 @@ test("an unshaped error printout loses the environment's passwords and tokens, p
     ADMIN_TOKEN: "admin-tok",
     CALLBACK_SECRET: "cb-secret",
   };
-  const printout = `Error: connect failed { input: "redis://:redis-pw@cache:99999/8", amqp: "p%40ss-amqp" / "p@ss-amqp", token: admin-tok, key: cb-secret }`;
+  const printout =
+    'Error: connect failed { input: "redis://:redis-pw@cache:99999/8", ' +
+    'amqp: "p%40ss-amqp" / "p@ss-amqp", token: admin-tok, key: cb-secret }';
   const redacted = redactEnvironmentSecrets(printout, env);
   expect(redacted).not.toMatch(/redis-pw|p%40ss-amqp|p@ss-amqp|admin-tok|cb-secret/);
   expect(redacted).toContain('input: "redis://:***@cache:99999/8"');

@@ -24,7 +24,7 @@ const notified = async (target: TestService) =>
     (v) => v.labels.subscription === "notify_customer" && v.labels.outcome === "completed",
   )?.value ?? 0;
 
-test("a subscription whose queue is deleted under it stops alone, and comes back with its queue and bindings", async () => {
+test("a subscription whose queue is deleted stops alone and comes back with its queue and bindings", async () => {
   service = await startTestService();
   const target = service;
   await deleteQueue(`${target.namespace}:events.notify_customer`);

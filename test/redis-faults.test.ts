@@ -44,7 +44,7 @@ async function readyOrderMessages(): Promise<number> {
   }
 }
 
-test("Redis down: orders refused with 503 and Retry-After, reads 503, not ready; accepted again once it is back", async () => {
+test("Redis down: orders 503 with Retry-After, reads 503, not ready; accepted again once back", async () => {
   await redis.stop();
   await until("readyz 503", async () => (await readyz()) === 503);
   const refused = await service.post(sampleOrder(), { "Idempotency-Key": "while-down" });
@@ -83,7 +83,7 @@ test("a message delivered while Redis is down is held without an ack and process
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
 });
 
-test("a handler that finishes while Redis is down: its completion is recorded once Redis is back, no second run", async () => {
+test("a handler that finishes while Redis is down: its completion is recorded once it is back, no rerun", async () => {
   const { id } = (await (await service.post({ ...sampleOrder(), customerId: "hold-800" })).json()) as OrderJson;
   await until("handler started", async () => (await service.testRedis.get(`runs:${id}`)) === "1");
   await redis.stop();

@@ -64,7 +64,7 @@ describe("retry ladder", () => {
     expect(gaps[1]).toBeLessThan(delays[1]! + 2000);
   });
 
-  test("always failing: dead-lettered after exactly maxAttempts, listed, and a replay completes once fixed", async () => {
+  test("always failing: dead-lettered after exactly maxAttempts, listed; a replay completes once fixed", async () => {
     service = await startTestService({
       env: { ADMIN_TOKEN: "test-admin-token" },
       transform: useOrderHandler("fail-until-fixed", { delays: [50], maxAttempts: 3 }),

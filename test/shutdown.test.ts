@@ -34,7 +34,7 @@ test("SIGTERM: not ready, new orders refused, no new deliveries, the running han
   expect(await env.readyMessages("orders.process")).toBe(1);
 });
 
-test("SIGTERM with a handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, the message goes back and its claim is released", async () => {
+test("SIGTERM, handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, message back, its claim released", async () => {
   const first = await env.spawn({ SHUTDOWN_TIMEOUT_MS: "300" });
   const { id } = (await (await postOrder(first, 1500)).json()) as { id: string };
   await eventually("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");

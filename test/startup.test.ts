@@ -58,7 +58,7 @@ describe("configuration", () => {
 });
 
 describe("connection settings", () => {
-  test("a URL or port the clients could not use is refused naming the variable, never printing a password", async () => {
+  test("an unusable URL or port is refused naming the variable, never printing a password", async () => {
     const result = await runMain({
       REDIS_URL: "redis://:redis-pw@127.0.0.1:99999/8",
       AMQP_URL: "amqp://app:amqp-pw@broker:notaport/",
@@ -145,7 +145,8 @@ describe("rascal.json", () => {
       const file = tempTopology(topology);
       try {
         expect(() => load(file.path)).toThrow(
-          `${file.path}: publications.order_completed.${kind}: ${kind} "no_such_${kind}" is not declared in vhosts./.${kind}s`,
+          `${file.path}: publications.order_completed.${kind}: ` +
+            `${kind} "no_such_${kind}" is not declared in vhosts./.${kind}s`,
         );
       } finally {
         file.cleanup();
@@ -282,7 +283,10 @@ describe("topology drift", () => {
         (failure: Error) => failure,
       );
       expect(error?.message).toMatch(
-        /rascal\.json: topology differs from the broker: queue "t-[0-9a-f]+:orders\.process" already exists with x-delivery-limit = 50, but rascal\.json declares 7/,
+        new RegExp(
+          'rascal\\.json: topology differs from the broker: queue "t-[0-9a-f]+:orders\\.process" ' +
+            "already exists with x-delivery-limit = 50, but rascal\\.json declares 7",
+        ),
       );
     } finally {
       await first.close();

@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import { median } from "./stats";
 
-/** CPU seconds of each process a target's orders cost: the target itself, and the broker and Redis when they run on this machine. */
+/**
+ * CPU seconds of each process a target's orders cost: the target itself, and the broker and
+ * Redis when they run on this machine.
+ */
 export interface CpuSnapshot {
   target: number;
   broker?: number;
@@ -92,5 +95,6 @@ export function medianCpu(runs: readonly (CpuPerOrder | undefined)[]): CpuPerOrd
 export function cpuSplit(cpu: CpuPerOrder): string {
   const part = (name: string, us: number | undefined) =>
     us === undefined ? `${name} not local` : `${name} ${Math.round(us)}`;
-  return `${[part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)].join(" + ")} µs`;
+  const parts = [part("service", cpu.targetUs), part("RabbitMQ", cpu.brokerUs), part("Redis", cpu.redisUs)];
+  return `${parts.join(" + ")} µs`;
 }

@@ -20,7 +20,10 @@ export interface IntakeRound {
   accepted?: number;
   completed?: number;
   drainSec?: number;
-  /** CPU per accepted order: from the start of the run until all of them completed, or over the run without a counts reader. */
+  /**
+   * CPU per accepted order: from the start of the run until all of them completed, or over the
+   * run without a counts reader.
+   */
   cpu?: CpuPerOrder;
 }
 

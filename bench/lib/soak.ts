@@ -70,7 +70,11 @@ export async function runSoak(
   };
   if (latency.failed > 0) say(`soak: ${latency.failed} requests got no answer: ${latency.errors.join("; ")}`);
   say(
-    `soak: median RSS ${warmMb.toFixed(1)} MiB in ${WARM_UP_SEC}–${WARM_UP_SEC + window} s → ${endMb.toFixed(1)} MiB in the last ${window} s (${result.growthPct >= 0 ? "+" : ""}${result.growthPct.toFixed(1)}%), peak ${result.peakRssMb.toFixed(1)} MiB, submit→completed p99 ${latency.p99Ms.toFixed(1)} ms`,
+    `soak: median RSS ${warmMb.toFixed(1)} MiB in ${WARM_UP_SEC}–${WARM_UP_SEC + window} s → ` +
+      `${endMb.toFixed(1)} MiB in the last ${window} s ` +
+      `(${result.growthPct >= 0 ? "+" : ""}${result.growthPct.toFixed(1)}%), ` +
+      `peak ${result.peakRssMb.toFixed(1)} MiB, ` +
+      `submit→completed p99 ${latency.p99Ms.toFixed(1)} ms`,
   );
   return result;
 }

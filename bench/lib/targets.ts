@@ -52,7 +52,10 @@ export interface ServiceOptions {
    * `purgeIntakeQueue` empties its queue between rounds.
    */
   role?: "all" | "api";
-  /** A checkout of the service to run instead of this one (bench/compare.ts); rascal.json and the handler stay this checkout's. */
+  /**
+   * A checkout of the service to run instead of this one (bench/compare.ts); rascal.json and the
+   * handler stay this checkout's.
+   */
   codeDir?: string;
 }
 

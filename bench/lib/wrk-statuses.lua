@@ -2,7 +2,8 @@
 -- bench counts only 202s; done() prints one JSON line the bench parses.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = os.getenv("WRK_BODY") or '{"customerId":"c-42","items":[{"sku":"SKU-1","quantity":2,"unitPrice":19.99}],"currency":"EUR"}'
+wrk.body = os.getenv("WRK_BODY")
+  or '{"customerId":"c-42","items":[{"sku":"SKU-1","quantity":2,"unitPrice":19.99}],"currency":"EUR"}'
 if os.getenv("WRK_METHOD") == "GET" then
   wrk.method = "GET"
   wrk.body = nil

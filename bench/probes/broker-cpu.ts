@@ -75,7 +75,8 @@ async function acks(): Promise<void> {
     await done;
     await Bun.sleep(100);
     console.log(
-      `acks ${batched ? "through AckBatcher" : "one by one"}: broker ${(((brokerCpuMs() - before) * 1000) / count).toFixed(1)} µs/message`,
+      `acks ${batched ? "through AckBatcher" : "one by one"}: ` +
+        `broker ${(((brokerCpuMs() - before) * 1000) / count).toFixed(1)} µs/message`,
     );
     await consumerConnection.close();
   }
@@ -95,7 +96,8 @@ async function trickle(): Promise<void> {
     });
     await publisher.waitForConfirms();
     console.log(
-      `trickle ${rate}/s${withEvent ? " + unroutable event" : ""}: broker ${(((brokerCpuMs() - before) * 1000) / sent).toFixed(1)} µs/order`,
+      `trickle ${rate}/s${withEvent ? " + unroutable event" : ""}: ` +
+        `broker ${(((brokerCpuMs() - before) * 1000) / sent).toFixed(1)} µs/order`,
     );
   }
   await publisher.deleteExchange(events);
@@ -123,7 +125,8 @@ async function latency(): Promise<void> {
   const at = (p: number) => percentile(latencies, p).toFixed(1);
   const brokerUsPerMessage = ((brokerCpuMs() - cpuBefore) * 1000) / latencies.length;
   console.log(
-    `latency publish→deliver at ${rate}/s: p50 ${at(50)} ms, p99 ${at(99)} ms, max ${at(100)} ms; broker CPU ${brokerUsPerMessage.toFixed(0)} µs per message (published, delivered, acked one by one)`,
+    `latency publish→deliver at ${rate}/s: p50 ${at(50)} ms, p99 ${at(99)} ms, max ${at(100)} ms; ` +
+      `broker CPU ${brokerUsPerMessage.toFixed(0)} µs per message (published, delivered, acked one by one)`,
   );
 }
 
@@ -185,7 +188,8 @@ async function queueTypes(): Promise<void> {
     const perMessage = (seconds: number) => ((seconds * 1e6) / sent).toFixed(0);
     console.log(
       `${type.padEnd(7)} 64 in flight: ${fullRate} msg/s, broker ${fullCpu.toFixed(0)} µs/message · ` +
-        `1,000/s: broker ${perMessage(user + system)} µs/message (user ${perMessage(user)}, system ${perMessage(system)}), ` +
+        `1,000/s: broker ${perMessage(user + system)} µs/message ` +
+        `(user ${perMessage(user)}, system ${perMessage(system)}), ` +
         `publish→deliver p50 ${at(50)} ms, p99 ${at(99)} ms`,
     );
     await consumerConnection.close();
@@ -193,7 +197,10 @@ async function queueTypes(): Promise<void> {
   }
 }
 
-/** Calls `send` at `rate` per second for `seconds` (catching up on every tick of `tickMs`); returns how many it sent. */
+/**
+ * Calls `send` at `rate` per second for `seconds` (catching up on every tick of `tickMs`);
+ * returns how many it sent.
+ */
 async function publishAtRate(rate: number, seconds: number, tickMs: number, send: () => void): Promise<number> {
   const started = performance.now();
   let sent = 0;

@@ -8,7 +8,8 @@
  *   app-nolog  — the service's own app (request ids, metrics, problem+json, the OpenAPI route's
  *                header and body validation) with an intake that accepts at once, LOG_LEVEL=warn;
  *   app        — the same with the request's log line (LOG_LEVEL=info, as in production).
- * Usage: bun bench/probes/http-layer.ts [--reps 2]   (needs wrk; the servers' logs go to a temporary directory, removed afterwards)
+ * Usage: bun bench/probes/http-layer.ts [--reps 2]
+ * (needs wrk; the servers' logs go to a temporary directory, removed afterwards)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,7 +86,8 @@ async function measure(): Promise<void> {
   console.log(`\nserver CPU per request, medians of ${reps} repetitions (wrk, 64 connections):`);
   for (const name of VARIANTS) {
     console.log(
-      `  ${name.padEnd(10)} ${median(usPerRequest.get(name)!).toFixed(1).padStart(6)} µs   ${Math.round(median(reqPerSec.get(name)!))} req/s`,
+      `  ${name.padEnd(10)} ${median(usPerRequest.get(name)!).toFixed(1).padStart(6)} µs   ` +
+        `${Math.round(median(reqPerSec.get(name)!))} req/s`,
     );
   }
 }
@@ -118,7 +120,8 @@ async function measureVariants(
         usPerRequest.get(name)!.push(us);
         reqPerSec.get(name)!.push(run.okPerSec);
         console.error(
-          `[http-layer] rep ${rep}/${reps} ${name}: ${Math.round(run.okPerSec)} req/s, server ${us.toFixed(1)} µs/request`,
+          `[http-layer] rep ${rep}/${reps} ${name}: ` +
+            `${Math.round(run.okPerSec)} req/s, server ${us.toFixed(1)} µs/request`,
         );
       } finally {
         await server.stop();

@@ -179,7 +179,8 @@ function describeStartupError(error: Error & { code?: number }, topology: Topolo
         `but rascal.json declares ${value(match[3]!)}`
       : message;
     return new TopologyError(
-      `${topology.source}: topology differs from the broker: ${detail}. Delete the queue or change rascal.json to match.`,
+      `${topology.source}: topology differs from the broker: ${detail}. ` +
+        "Delete the queue or change rascal.json to match.",
     );
   }
   if (/unsupported attribute|refers to an unknown|is missing|must be|Invalid|Duplicate/.test(message)) {

@@ -70,7 +70,8 @@ const PUBLICATION_KEYS = ["vhost", "exchange", "queue", "routingKey", "confirm",
 /** Why a key Rascal knows is refused, where there is more to say than that it is not honoured. */
 const REFUSED_KEYS: Record<string, string> = {
   retry:
-    "Rascal's re-subscription backoff is not used (consumers reconnect on their own); message retries go in pipeline.retries",
+    "Rascal's re-subscription backoff is not used (consumers reconnect on their own); " +
+    "message retries go in pipeline.retries",
   recovery: "Rascal's recovery strategies are not used; message retries go in pipeline.retries",
   redeliveries: "the redelivery limit is the queue's x-delivery-limit argument",
   closeTimeout: "shutdown waits SHUTDOWN_TIMEOUT_MS for running handlers",

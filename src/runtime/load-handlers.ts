@@ -42,7 +42,8 @@ export async function loadHandlers(
       module = builtIns[name];
     } else {
       throw new HandlerLoadError(
-        `${key}: unknown handler "${name}": no file ${join(handlersDir, `${name}.ts`)} and no built-in handler of that name`,
+        `${key}: unknown handler "${name}": no file ${join(handlersDir, `${name}.ts`)} ` +
+          "and no built-in handler of that name",
       );
     }
     const handler = (module as { default?: unknown } | undefined)?.default;

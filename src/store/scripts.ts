@@ -35,12 +35,14 @@ if #KEYS == 3 then
   if state then return {state, orderId} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0, 'createdAt', ARGV[2], 'updatedAt', ARGV[2])
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0,
+  'createdAt', ARGV[2], 'updatedAt', ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 if #KEYS == 3 then
-  redis.call('HSET', KEYS[3], 'fingerprint', ARGV[5], 'orderId', ARGV[6], 'state', 'pending', 'owner', ARGV[6], 'leaseUntil', ARGV[9])
+  redis.call('HSET', KEYS[3], 'fingerprint', ARGV[5], 'orderId', ARGV[6], 'state', 'pending',
+    'owner', ARGV[6], 'leaseUntil', ARGV[9])
   redis.call('PEXPIRE', KEYS[3], ARGV[7])
 end
 return {'created'}
@@ -177,7 +179,11 @@ if not status or terminal[status] then return {0} end
 local set = {'status', outcome, 'updatedAt', ARGV[2]}
 local removed = {}
 for i = 7, #ARGV, 2 do
-  if ARGV[i + 1] == '' then removed[#removed + 1] = ARGV[i] else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
+  if ARGV[i + 1] == '' then
+    removed[#removed + 1] = ARGV[i]
+  else
+    set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1]
+  end
 end
 redis.call('HSET', KEYS[3], unpack(set))
 if #removed > 0 then redis.call('HDEL', KEYS[3], unpack(removed)) end

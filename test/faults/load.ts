@@ -49,8 +49,9 @@ function newOrder(): Order {
 
 /**
  * Concurrent clients posting orders, each with its own Idempotency-Key (sent again until
- * answered with `retrySameKeyMs`). Most handlers run briefly; one order in twenty holds its handler for 1.5 s so that faults catch it mid-run,
- * and one in two hundred for 5 s, longer than the SIGTERM drain time.
+ * answered with `retrySameKeyMs`). Most handlers run briefly; one order in twenty holds its
+ * handler for 1.5 s so that faults catch it mid-run, and one in two hundred for 5 s, longer
+ * than the SIGTERM drain time.
  */
 export class Load {
   readonly outcomes: Outcome[] = [];

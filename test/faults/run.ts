@@ -29,7 +29,8 @@ const suiteStarted = performance.now();
 try {
   await cluster.start();
   console.log(
-    `private RabbitMQ ${cluster.broker.nodeName} on :${cluster.broker.port} booted in ${(cluster.brokerBootMs / 1000).toFixed(1)} s; private Redis on :${cluster.redis.port} (AOF)`,
+    `private RabbitMQ ${cluster.broker.nodeName} on :${cluster.broker.port} ` +
+      `booted in ${(cluster.brokerBootMs / 1000).toFixed(1)} s; private Redis on :${cluster.redis.port} (AOF)`,
   );
   const redis = cluster.redis.client();
   const known = new Set<string>();
@@ -39,7 +40,8 @@ try {
     const row = await runScenario(cluster, scenario, redis, known);
     rows.push(row);
     console.log(
-      `  ${row.passed ? "PASS" : "FAIL"} in ${row.seconds} s${row.error ? ` — ${row.error}` : ""}${row.notes.length ? ` (${row.notes.join("; ")})` : ""}`,
+      `  ${row.passed ? "PASS" : "FAIL"} in ${row.seconds} s${row.error ? ` — ${row.error}` : ""}` +
+        `${row.notes.length ? ` (${row.notes.join("; ")})` : ""}`,
     );
   }
   redis.disconnect();
@@ -48,9 +50,8 @@ try {
     service.lines.filter((line) => line.includes(cluster.secret)).map((line) => `${role}: ${line}`),
   );
   console.log(`\n${formatTable(rows)}\n`);
-  console.log(
-    `log lines checked for credentials: ${cluster.history.reduce((sum, { service }) => sum + service.lines.length, 0)}, leaks: ${leaks.length}`,
-  );
+  const checked = cluster.history.reduce((sum, { service }) => sum + service.lines.length, 0);
+  console.log(`log lines checked for credentials: ${checked}, leaks: ${leaks.length}`);
   for (const leak of leaks.slice(0, 5)) console.log(`  LEAK ${leak}`);
   console.log(`total ${((performance.now() - suiteStarted) / 1000).toFixed(0)} s`);
   exitCode = rows.every((row) => row.passed) && leaks.length === 0 ? 0 : 1;

@@ -38,7 +38,10 @@ export async function refusedTarget(url: string, allowPrivate: boolean): Promise
     const parsedAddress = ipaddr.process(address);
     const range = parsedAddress.range();
     if (REFUSED_RANGES.has(range))
-      return `callback host ${host} resolves to a ${range} address (${address}); set CALLBACK_ALLOW_PRIVATE=true to allow`;
+      return (
+        `callback host ${host} resolves to a ${range} address (${address}); ` +
+        "set CALLBACK_ALLOW_PRIVATE=true to allow"
+      );
   }
   return undefined;
 }
