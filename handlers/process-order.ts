@@ -1,14 +1,7 @@
 import { createHash } from "node:crypto";
-import type { HandlerContext } from "../src/handler";
+import type { HandlerContext, OrderMessage } from "../src/handler";
 import { PermanentError } from "../src/handler";
-
-interface OrderMessage {
-  orderId: string;
-  customerId: string;
-  items: { sku: string; quantity: number; unitPrice: number }[];
-  currency: string;
-  callbackUrl?: string;
-}
+import { keys } from "../src/store/keys";
 
 /** Above this total the simulated payment provider declines. */
 const PAYMENT_LIMIT = 1_000_000;
@@ -16,19 +9,19 @@ const PAYMENT_LIMIT = 1_000_000;
 /**
  * Reserves every item at once, once per order: a re-run after a crash finds the reservation and
  * does not take stock twice. A SKU without a `stock:<sku>` key is not stock-managed.
- * Returns the first SKU that is short, or "" when all are reserved.
+ * Returns the position (1-based) of the first SKU that is short, or 0 when all are reserved.
  */
 const RESERVE_STOCK = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return '' end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for i = 2, #KEYS do
   local available = redis.call('GET', KEYS[i])
-  if available and tonumber(available) < tonumber(ARGV[i - 1]) then return KEYS[i] end
+  if available and tonumber(available) < tonumber(ARGV[i - 1]) then return i - 1 end
 end
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[i - 1]) end
 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[#ARGV])
-return ''
+return 0
 `;
 
 const RESERVATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -44,15 +37,15 @@ export default async function processOrder(message: unknown, ctx: HandlerContext
   for (const item of order.items) quantities.set(item.sku, (quantities.get(item.sku) ?? 0) + item.quantity);
 
   const skus = [...quantities.keys()];
-  const short = (await ctx.redis.eval(
+  const shortAt = (await ctx.redis.eval(
     RESERVE_STOCK,
     skus.length + 1,
-    `reservation:${order.orderId}`,
-    ...skus.map((sku) => `stock:${sku}`),
+    keys.reservation(order.orderId),
+    ...skus.map(keys.stock),
     ...skus.map((sku) => quantities.get(sku)!),
     RESERVATION_TTL_MS,
-  )) as string;
-  if (short) throw new PermanentError(`out of stock: ${short.slice(short.indexOf("stock:") + 6)}`);
+  )) as number;
+  if (shortAt > 0) throw new PermanentError(`out of stock: ${skus[shortAt - 1]}`);
 
   const totalCents = order.items.reduce((sum, item) => sum + Math.round(item.unitPrice * 100) * item.quantity, 0);
   const total = totalCents / 100;

@@ -7,6 +7,7 @@
 import type Redis from "ioredis";
 import type { Logger } from "./log";
 
+export type { OrderMessage } from "./domain/order";
 export { PermanentError } from "./runtime/permanent-error";
 
 export interface PublishFromHandlerOptions {

@@ -1,4 +1,4 @@
-import { type DeadLetters, ReplayError } from "../runtime/dead-letters";
+import { type DeadLetters, deadLetterView, ReplayError } from "../runtime/dead-letters";
 import type { DeadLetter } from "../store/dead-letter-store";
 import { type Accepts, argumentProblem } from "./arguments";
 import type { Output } from "./output";
@@ -44,7 +44,7 @@ export async function deadLettersCommand(
     switch (command) {
       case "list": {
         const items = await deadLetters.list();
-        if (args.includes("--json")) output.out(JSON.stringify({ items: items.map(publicView) }, null, 2));
+        if (args.includes("--json")) output.out(JSON.stringify({ items: items.map(deadLetterView) }, null, 2));
         else printTable(items, output);
         return 0;
       }
@@ -107,29 +107,6 @@ function usage(output: Output, problem?: string): number {
 }
 
 /** The fields GET /admin/dead-letters shows (headers stay internal). */
-function publicView(entry: DeadLetter) {
-  const { id, orderId, messageId, queue, reason, attempts, error, deadLetteredAt } = entry;
-  return {
-    id,
-    orderId,
-    messageId,
-    queue,
-    reason,
-    attempts,
-    error,
-    payload: parsePayload(entry.payload),
-    deadLetteredAt,
-  };
-}
-
-/** Orders are JSON: show them as JSON; anything else (invalid content) as the text it was. */
-function parsePayload(payload: string): unknown {
-  try {
-    return JSON.parse(payload);
-  } catch {
-    return payload;
-  }
-}
 
 function printTable(items: readonly DeadLetter[], output: Output): void {
   if (items.length === 0) {

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import { z } from "zod";
 
 /**
  * Decimal places of a number as JSON writes it: the shortest form that reads back as the same
@@ -21,9 +21,9 @@ export const orderItemSchema = z
       .refine((price) => decimalPlaces(price) <= 2, "must have at most 2 decimals")
       // JSON Schema's multipleOf: 0.01 trips many validators on binary floats (19.99 / 0.01 is
       // not an integer there), so the document states the rule in words.
-      .openapi({ description: "Price per unit, at most 2 decimals" }),
+      .meta({ description: "Price per unit, at most 2 decimals" }),
   })
-  .openapi("OrderItem");
+  .meta({ id: "OrderItem" });
 
 export const createOrderSchema = z
   .strictObject({
@@ -38,10 +38,11 @@ export const createOrderSchema = z
       .max(2048, "must be at most 2048 characters")
       // The protocol check is not expressible as a format: the document spells it as a pattern
       // (schemes are case-insensitive, so `HTTPS://` is accepted too).
-      .openapi({ pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", description: "http(s) URL that receives the order's outcome" })
+      .meta({ pattern: "^[Hh][Tt][Tt][Pp][Ss]?://", description: "http(s) URL that receives the order's outcome" })
       .optional(),
   })
-  .openapi("CreateOrder", {
+  .meta({
+    id: "CreateOrder",
     example: {
       customerId: "c-42",
       items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }],
@@ -55,7 +56,9 @@ export type OrderItem = z.infer<typeof orderItemSchema>;
 
 export const ORDER_STATUSES = ["accepted", "processing", "retrying", "completed", "dead_lettered", "expired"] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
-export const TERMINAL_STATUSES: readonly OrderStatus[] = ["completed", "dead_lettered", "expired"];
+/** The statuses an order ends in, each reached once (a replay re-opens a dead-lettered order). */
+export const TERMINAL_STATUSES = ["completed", "dead_lettered", "expired"] as const satisfies readonly OrderStatus[];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 const historyEntrySchema = z.object({
   status: z.string(),
@@ -81,7 +84,7 @@ export const orderResourceSchema = z
     callback: z.object({ status: z.string(), attempts: z.number().int() }).optional(),
     callbackUrl: z.string().optional(),
   })
-  .openapi("Order");
+  .meta({ id: "Order" });
 
 export type OrderResource = z.infer<typeof orderResourceSchema>;
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
@@ -96,6 +99,16 @@ export interface OrderMessage {
   callbackUrl?: string;
   createdAt: string;
 }
+
+/**
+ * What the order subscription checks of a message before running its handler: an order id to
+ * track and at least one item. Other fields pass as they are; a message failing this is
+ * dead-lettered as invalid content.
+ */
+export const orderMessageSchema = z.looseObject({
+  orderId: z.uuid(),
+  items: z.array(z.looseObject({ sku: z.string(), quantity: z.number(), unitPrice: z.number() })).min(1),
+});
 
 /**
  * Sums in integer cents so that 0.1 + 0.2 style errors never reach a total. Up to 2^53 cents

@@ -1,5 +1,5 @@
 import type { Logger } from "../log";
-import { jitteredBackoff, sleep } from "../runtime/backoff";
+import { retryWithBackoff, sleep } from "../runtime/backoff";
 
 /** How long a write that Redis refused is retried in the background. */
 const GIVE_UP_AFTER_MS = 10 * 60 * 1000;
@@ -16,19 +16,19 @@ export class DeferredWrites {
   constructor(private readonly log: Logger) {}
 
   schedule(what: string, context: Record<string, unknown>, write: () => Promise<unknown>): void {
-    const started = Date.now();
+    let tries = 0;
     const attempt = (async () => {
-      for (let step = 0; Date.now() - started < GIVE_UP_AFTER_MS; step++) {
-        await sleep(jitteredBackoff(step, 200, 5000));
-        try {
+      const done = await retryWithBackoff(
+        async () => {
+          tries += 1;
           await write();
-          this.log.info({ ...context, tries: step + 1 }, `${what}: done after Redis came back`);
-          return;
-        } catch {
-          // Redis still unavailable: keep trying until the deadline.
-        }
-      }
-      this.log.error(context, `${what}: gave up, Redis did not come back in time`);
+          return true;
+        },
+        // Redis refused it a moment ago: wait before the first try too.
+        { waitFirst: true, baseMs: 200, capMs: 5000, giveUpAfterMs: GIVE_UP_AFTER_MS },
+      );
+      if (done) this.log.info({ ...context, tries }, `${what}: done after Redis came back`);
+      else this.log.error(context, `${what}: gave up, Redis did not come back in time`);
     })();
     const tracked = attempt.finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);

@@ -11,3 +11,39 @@ export function jitteredBackoff(step: number, baseMs = 100, capMs = 5000): numbe
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface RetryWithBackoffOptions {
+  /** Aborted: stop retrying and resolve undefined (checked after each failure). */
+  signal?: AbortSignal;
+  /** Give up after this long and resolve undefined. */
+  giveUpAfterMs?: number;
+  /** Wait before the first attempt too (the caller just saw it fail). */
+  waitFirst?: boolean;
+  baseMs?: number;
+  capMs?: number;
+  /** Told of each failure before the wait; `step` counts from 0 (log the first one only, say). */
+  onFailure?: (error: unknown, step: number) => void;
+}
+
+/**
+ * Runs `attempt` until it resolves, waiting a jittered, growing backoff after each failure:
+ * for waiting out a Redis or broker outage. Resolves the attempt's value, or undefined once
+ * `signal` is aborted or `giveUpAfterMs` has passed.
+ */
+export async function retryWithBackoff<T>(
+  attempt: () => Promise<T>,
+  options: RetryWithBackoffOptions = {},
+): Promise<T | undefined> {
+  const { signal, giveUpAfterMs, baseMs, capMs } = options;
+  const started = performance.now();
+  for (let step = 0; ; step++) {
+    if (step > 0 || options.waitFirst) await sleep(jitteredBackoff(options.waitFirst ? step : step - 1, baseMs, capMs));
+    try {
+      return await attempt();
+    } catch (error) {
+      if (signal?.aborted) return undefined;
+      if (giveUpAfterMs !== undefined && performance.now() - started >= giveUpAfterMs) return undefined;
+      options.onFailure?.(error, step);
+    }
+  }
+}

@@ -4,6 +4,43 @@ import type { Logger } from "../log";
 import type { DeadLetter, DeadLetterStore } from "../store/dead-letter-store";
 import type { MessageLedger } from "../store/message-ledger";
 
+/** A dead letter as the admin API and `dead-letters list --json` show it: the payload parsed when it is JSON. */
+export interface DeadLetterView {
+  id: string;
+  orderId: string | null;
+  messageId: string;
+  queue: string;
+  reason: DeadLetter["reason"];
+  attempts: number;
+  error: string;
+  payload: unknown;
+  deadLetteredAt: string;
+}
+
+export function deadLetterView(entry: DeadLetter): DeadLetterView {
+  const { id, orderId, messageId, queue, reason, attempts, error, deadLetteredAt } = entry;
+  return {
+    id,
+    orderId,
+    messageId,
+    queue,
+    reason,
+    attempts,
+    error,
+    payload: parsePayload(entry.payload),
+    deadLetteredAt,
+  };
+}
+
+/** Orders are JSON: show them as JSON; anything else (invalid content) as the text it was. */
+function parsePayload(payload: string): unknown {
+  try {
+    return JSON.parse(payload);
+  } catch {
+    return payload;
+  }
+}
+
 export class ReplayError extends Error {
   override name = "ReplayError";
 }

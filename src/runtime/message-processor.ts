@@ -1,15 +1,15 @@
 import type Redis from "ioredis";
-import { z } from "zod";
 import type { Publisher } from "../broker/broker";
 import type { Settlement } from "../broker/queue-consumers";
 import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
+import { orderMessageSchema } from "../domain/order";
 import type { Handler, HandlerContext } from "../handler";
 import type { Logger } from "../log";
 import { CONSUME_OUTCOMES, type ConsumeOutcome, type Metrics } from "../metrics";
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
 import type { Transition } from "../store/transition";
-import { jitteredBackoff, retryDelay, sleep } from "./backoff";
-import { type DeadLetterReason, DL_HEADERS } from "./dead-letter-reason";
+import { jitteredBackoff, retryDelay, retryWithBackoff, sleep } from "./backoff";
+import { type DeadLetterReason, DL_HEADERS, isPermanentReason } from "./dead-letter-reason";
 import { carriedHeaders } from "./message-headers";
 import type { OrderEvents } from "./order-events";
 import { isPermanent, PermanentError } from "./permanent-error";
@@ -32,11 +32,6 @@ export interface ProcessorDeps {
   /** Announces orders that reached a terminal status. */
   events: OrderEvents;
 }
-
-const orderMessageSchema = z.object({
-  orderId: z.uuid(),
-  items: z.array(z.object({ sku: z.string(), quantity: z.number(), unitPrice: z.number() })).min(1),
-});
 
 /**
  * Runs one subscription's messages through its handler with the runtime's guarantees: dedup
@@ -263,7 +258,7 @@ export class MessageProcessor {
       return this.requeueAfterPause(log);
     }
     if (ref.messageId !== "missing") {
-      const permanent = reason !== "max_attempts" && reason !== "redelivery_limit";
+      const permanent = isPermanentReason(reason);
       const fields = { error: JSON.stringify({ message: errorMessage, permanent }), nextRetryAt: "" };
       const recorded = await this.record(
         () => this.deps.ledger.finish(ref, "dead_lettered", now(), fields, reason),
@@ -315,19 +310,17 @@ export class MessageProcessor {
    * claim held by another worker. Undefined means: give the message back (shutdown).
    */
   private async claim(ref: MessageRef, log: () => Logger): Promise<ClaimResult | undefined> {
-    for (let step = 0; !this.deps.shutdown.aborted; step++) {
-      let result: ClaimResult;
-      try {
-        result = await this.deps.ledger.claim(ref, now());
-      } catch (error) {
-        if (step === 0) log().warn({ err: error }, "Redis unavailable; holding the message until it is back");
-        await sleep(jitteredBackoff(step));
-        continue;
-      }
-      if (result.kind !== "busy") return result;
-      if (step === 0)
+    const { ledger, shutdown } = this.deps;
+    for (let waits = 0; !shutdown.aborted; waits++) {
+      const result = await retryWithBackoff(() => ledger.claim(ref, now()), {
+        signal: shutdown,
+        onFailure: (error, step) =>
+          step === 0 && log().warn({ err: error }, "Redis unavailable; holding the message until it is back"),
+      });
+      if (result?.kind !== "busy") return result;
+      if (waits === 0)
         log().info({ holder: result.holder }, "message is running elsewhere; waiting for that run to end");
-      await sleep(Math.min(1000, this.deps.ledger.leaseMs));
+      await sleep(Math.min(1000, ledger.leaseMs));
     }
     return undefined;
   }
@@ -345,25 +338,30 @@ export class MessageProcessor {
 
   /** Waits while the publisher's connection is down or blocked; false if shutdown came first. */
   private async publisherReady(log: () => Logger): Promise<boolean> {
-    for (let step = 0; !this.deps.publisher.canPublish; step++) {
-      if (this.deps.shutdown.aborted) return false;
-      if (step === 0) log().warn("publisher unavailable; holding the message until it is back");
-      await sleep(jitteredBackoff(step));
-    }
-    return true;
+    const { publisher, shutdown } = this.deps;
+    if (publisher.canPublish) return true;
+    if (shutdown.aborted) return false;
+    const ready = await retryWithBackoff(
+      async () => {
+        if (!publisher.canPublish) throw new Error("publisher unavailable");
+        return true;
+      },
+      {
+        signal: shutdown,
+        onFailure: (_error, step) =>
+          step === 0 && log().warn("publisher unavailable; holding the message until it is back"),
+      },
+    );
+    return ready === true;
   }
 
   /** Writes a status, retrying through a Redis outage; undefined if shutdown came first. */
-  private async record(write: () => Promise<Transition>, log: Logger): Promise<Transition | undefined> {
-    for (let step = 0; ; step++) {
-      try {
-        return await write();
-      } catch (error) {
-        if (this.deps.shutdown.aborted) return undefined;
-        if (step === 0) log.warn({ err: error }, "Redis unavailable; retrying the status write");
-        await sleep(jitteredBackoff(step));
-      }
-    }
+  private record(write: () => Promise<Transition>, log: Logger): Promise<Transition | undefined> {
+    return retryWithBackoff(write, {
+      signal: this.deps.shutdown,
+      onFailure: (error, step) =>
+        step === 0 && log.warn({ err: error }, "Redis unavailable; retrying the status write"),
+    });
   }
 
   private count(outcome: ConsumeOutcome): void {

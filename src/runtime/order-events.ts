@@ -1,9 +1,8 @@
 import type { Publisher } from "../broker/broker";
+import type { TerminalStatus } from "../domain/order";
 import type { Logger } from "../log";
 import type { OrderDocument, OrderStore } from "../store/order-store";
 import type { Transition } from "../store/transition";
-
-export type TerminalStatus = "completed" | "dead_lettered" | "expired";
 
 /** The publication of rascal.json that announces each terminal status, when declared. */
 export const EVENT_PUBLICATIONS: Record<TerminalStatus, string> = {

@@ -5,7 +5,9 @@
  * ARGV[3] = "1" when the subscription tracks order status.
  */
 
-const TERMINAL = `local terminal = { completed = true, dead_lettered = true, expired = true }`;
+import { TERMINAL_STATUSES } from "../domain/order";
+
+const TERMINAL = `local terminal = { ${TERMINAL_STATUSES.map((status) => `${status} = true`).join(", ")} }`;
 
 /**
  * What a request with this body finds under an idempotency key, and the key's order id: nothing

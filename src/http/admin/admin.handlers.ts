@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { DeadLetters } from "../../runtime/dead-letters";
-import { ReplayError } from "../../runtime/dead-letters";
+import { DEAD_LETTER_REASONS } from "../../runtime/dead-letter-reason";
+import { type DeadLetters, deadLetterView, ReplayError } from "../../runtime/dead-letters";
 import type { AppEnv } from "../app-env";
 import { problemResponse as problem } from "../documented-responses";
 import { unavailable } from "../orders/orders.handlers";
@@ -13,7 +13,7 @@ const deadLetterSchema = z
     orderId: z.string().nullable(),
     messageId: z.string(),
     queue: z.string(),
-    reason: z.enum(["max_attempts", "permanent", "invalid_content", "redelivery_limit"]),
+    reason: z.enum(DEAD_LETTER_REASONS),
     attempts: z.number().int(),
     error: z.string(),
     payload: z.unknown(),
@@ -99,17 +99,7 @@ export function registerAdminRoutes(
     const items = await deadLetters.list();
     return c.json(
       {
-        items: items.map((entry) => ({
-          id: entry.id,
-          orderId: entry.orderId,
-          messageId: entry.messageId,
-          queue: entry.queue,
-          reason: entry.reason,
-          attempts: entry.attempts,
-          error: entry.error,
-          payload: parsePayload(entry.payload),
-          deadLetteredAt: entry.deadLetteredAt,
-        })),
+        items: items.map(deadLetterView),
       },
       200,
     );
@@ -144,14 +134,5 @@ async function withReplayErrors<T>(replay: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof ReplayError) throw unavailable(error.message);
     throw error;
-  }
-}
-
-/** Orders are JSON: show them as JSON; anything else (invalid content) as the text it was. */
-function parsePayload(payload: string): unknown {
-  try {
-    return JSON.parse(payload);
-  } catch {
-    return payload;
   }
 }
