@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeadLetterStore } from "../src/store/dead-letter-store";
 import { OrderStore } from "../src/store/order-store";
-import { freePort, spawnService, waitForHealthy } from "./helpers/process";
+import { freePort } from "./helpers/free-port";
 import { FIXTURE_HANDLERS, sampleOrder, startTestService } from "./helpers/service";
+import { ServiceProcess } from "./helpers/service-process";
 
 const cases = [
   { name: "the Redis attempt counter", maxAttempts: 2, deliveryLimit: 50, runs: "2", restarts: 2 },
@@ -28,8 +29,9 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
     RASCAL_CONFIG: join(dir, "rascal.json"),
     HANDLERS_DIR: FIXTURE_HANDLERS,
     REDIS_KEY_PREFIX: keyPrefix,
-    PORT: String(port),
+    LOG_LEVEL: "warn",
   };
+  const spawn = () => new ServiceProcess({ env, port });
 
   // A test service in the same namespace and key prefix reads the results and cleans up after.
   const observer = await startTestService({
@@ -46,10 +48,10 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
       };
     },
   });
-  let child = spawnService(env);
+  let child = spawn();
   try {
-    await waitForHealthy(port, child);
-    const response = await fetch(`http://127.0.0.1:${port}/orders`, {
+    await child.waitReady();
+    const response = await fetch(`${child.baseUrl}/orders`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(sampleOrder()),
@@ -72,7 +74,7 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
       if (outcome !== "crashed") break;
       expect(child.signalCode).toBe("SIGKILL");
       restarts += 1;
-      child = spawnService(env);
+      child = spawn();
     }
     const order = (await store.get(orderId))!;
     expect(order.status).toBe("dead_lettered");
@@ -88,8 +90,7 @@ test.each(cases)("a handler that kills its process every time is dead-lettered b
     }
     expect(entries[0]).toMatchObject({ orderId, reason: "redelivery_limit", queue: "orders.process" });
   } finally {
-    child.kill("SIGKILL");
-    await child.exited;
+    await child.kill();
     await observer.close();
     rmSync(dir, { recursive: true, force: true });
   }

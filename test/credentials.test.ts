@@ -1,7 +1,8 @@
 import { afterEach, expect, test } from "bun:test";
+import { until } from "./helpers/eventually";
 import { freePort } from "./helpers/free-port";
 import { PrivateRedis } from "./helpers/private-redis";
-import { eventually, ProcessTestEnv, postOrder } from "./helpers/process-env";
+import { ProcessTestEnv, postOrder } from "./helpers/process-env";
 import { ServiceProcess } from "./helpers/service-process";
 
 const SECRET = `s3cret-${crypto.randomUUID()}`;
@@ -42,10 +43,10 @@ test("no log line of a running service shows the Redis password, through an outa
   await env.start("count-runs");
   const service = await env.spawn({ LOG_LEVEL: "debug" });
   const { id } = (await (await postOrder(service)).json()) as { id: string };
-  await eventually("completed", async () => (await env.db.hget(`order:${id}`, "status")) === "completed");
+  await until("completed", async () => (await env.db.hget(`order:${id}`, "status")) === "completed");
   await env.redis.stop();
   await service.waitReady(10_000, false);
-  await eventually("Redis errors logged", async () => service.lines.some((line) => line.includes("redis error")));
+  await until("Redis errors logged", async () => service.lines.some((line) => line.includes("redis error")));
   await env.redis.start();
   await service.waitReady();
   service.signal("SIGTERM");

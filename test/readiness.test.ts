@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import Redis from "ioredis";
 import { eventually } from "./helpers/eventually";
+import { freePort } from "./helpers/free-port";
 import { startTestService, type TestService } from "./helpers/service";
 
 // A private Redis for this test only: the shared one on 6379 is never stopped.
@@ -14,13 +15,6 @@ afterEach(async () => {
   await redisServer?.exited;
   redisServer = undefined;
 });
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const { port } = probe;
-  probe.stop(true);
-  return port;
-}
 
 async function startRedis(port: number): Promise<Subprocess> {
   const child = Bun.spawn(

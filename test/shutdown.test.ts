@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { eventually, ProcessTestEnv, postOrder } from "./helpers/process-env";
+import { until } from "./helpers/eventually";
+import { ProcessTestEnv, postOrder } from "./helpers/process-env";
 
 let env: ProcessTestEnv;
 beforeEach(async () => {
@@ -13,7 +14,7 @@ afterEach(async () => {
 test("SIGTERM: not ready, new orders refused, no new deliveries, the running handler finishes, exit 0", async () => {
   const service = await env.spawn({ SHUTDOWN_TIMEOUT_MS: "20000" });
   const { id } = (await (await postOrder(service, 2000)).json()) as { id: string };
-  await eventually("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
+  await until("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
 
   service.signal("SIGTERM");
   await service.waitReady(5000, false);
@@ -37,7 +38,7 @@ test("SIGTERM: not ready, new orders refused, no new deliveries, the running han
 test("SIGTERM, handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, message back, its claim released", async () => {
   const first = await env.spawn({ SHUTDOWN_TIMEOUT_MS: "300" });
   const { id } = (await (await postOrder(first, 1500)).json()) as { id: string };
-  await eventually("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
+  await until("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
 
   first.signal("SIGTERM");
   expect(await first.exited).toBe(0);
@@ -46,7 +47,7 @@ test("SIGTERM, handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, message back, it
   expect(await env.db.exists(`lease:process_order:${id}`)).toBe(0);
 
   await env.spawn();
-  await eventually(
+  await until(
     "the order completed on the next worker",
     async () => (await env.db.hget(`order:${id}`, "status")) === "completed",
   );
@@ -57,7 +58,7 @@ test("SIGTERM, handler slower than SHUTDOWN_TIMEOUT_MS: exit 0, message back, it
 test("SIGINT drains like SIGTERM", async () => {
   const service = await env.spawn({ SHUTDOWN_TIMEOUT_MS: "20000" });
   const { id } = (await (await postOrder(service, 1000)).json()) as { id: string };
-  await eventually("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
+  await until("the handler started", async () => (await env.db.get(`runs:${id}`)) === "1");
   service.signal("SIGINT");
   expect(await service.exited).toBe(0);
   expect(await env.db.hget(`order:${id}`, "status")).toBe("completed");

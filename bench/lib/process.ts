@@ -76,13 +76,7 @@ export function memoryOf(pid: number): { peakMb: number; rssMb: number } {
   return { peakMb: field("VmHWM"), rssMb: field("VmRSS") };
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): number {
-  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = server.port!;
-  server.stop(true);
-  return port;
-}
+export { freePort } from "../../test/helpers/free-port";
 
 /** Runs a one-shot measurement script as its own process and parses the JSON line it prints last. */
 export async function runScript<T>(cmd: string[], env: Record<string, string>): Promise<T> {

@@ -9,6 +9,15 @@ export class HandlerLoadError extends Error {
 }
 
 const EXTENSIONS = [".ts", ".js", ".mjs"];
+/**
+ * The project's handlers/ folder: the built-in handlers when running from source. The compiled
+ * binary has them registered in builtInHandlers instead (this path does not exist there).
+ */
+const SOURCE_HANDLERS_DIR = join(import.meta.dir, "../../handlers");
+
+function handlerFile(dir: string, name: string): string | undefined {
+  return EXTENSIONS.map((extension) => resolve(join(dir, `${name}${extension}`))).find((path) => existsSync(path));
+}
 
 /**
  * Loads every handler named in rascal.json before anything is consumed: a file in
@@ -25,17 +34,16 @@ export async function loadHandlers(
     const name = plan.handler!;
     if (loaded.has(name)) continue;
     const key = `${source}: subscriptions.${plan.name}.handler`;
-    const file = EXTENSIONS.map((extension) => resolve(join(handlersDir, `${name}${extension}`))).find((path) =>
-      existsSync(path),
-    );
+    const file = handlerFile(handlersDir, name);
+    const builtInFile = name in builtIns ? undefined : handlerFile(SOURCE_HANDLERS_DIR, name);
     let module: unknown;
     let where: string;
-    if (file) {
-      where = file;
+    if (file || builtInFile) {
+      where = file ?? `built-in handler "${name}" (${builtInFile})`;
       try {
-        module = await import(file);
+        module = await import((file ?? builtInFile)!);
       } catch (error) {
-        throw new HandlerLoadError(`${key}: handler file ${file} failed to load: ${(error as Error).message}`);
+        throw new HandlerLoadError(`${key}: handler file ${where} failed to load: ${(error as Error).message}`);
       }
     } else if (name in builtIns) {
       where = `built-in handler "${name}"`;

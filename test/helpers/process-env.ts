@@ -93,13 +93,3 @@ export async function postOrder(service: ServiceProcess, holdMs = 0): Promise<Re
     body: JSON.stringify({ customerId: `hold-${holdMs}`, items: [{ sku: "SKU-P", quantity: 1, unitPrice: 1 }] }),
   });
 }
-
-/** Polls until `check` holds; fails the test with `what` otherwise. */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`not reached in time: ${what}`);
-}

@@ -13,6 +13,8 @@ export interface ServiceProcessOptions {
   env: Record<string, string>;
   /** Echo the process' log lines to stderr as they come (debugging). */
   echo?: boolean;
+  /** PORT; a free one by default (a restarted service keeps its predecessor's). */
+  port?: number;
 }
 
 /**
@@ -20,13 +22,14 @@ export interface ServiceProcessOptions {
  * itself) as a child process: tests kill it, SIGTERM it and read every line it logged.
  */
 export class ServiceProcess {
-  readonly port = freePort();
+  readonly port: number;
   /** Every stdout and stderr line, in order. */
   readonly lines: string[] = [];
   private child: Subprocess<"ignore", "pipe", "pipe">;
   private readonly drained: Promise<void>;
 
   constructor(options: ServiceProcessOptions) {
+    this.port = options.port ?? freePort();
     this.child = Bun.spawn(["bun", MAIN], {
       cwd: REPO,
       env: {
@@ -61,6 +64,11 @@ export class ServiceProcess {
       await this.drained;
       return code;
     });
+  }
+
+  /** The signal that ended it, once it ended by one. */
+  get signalCode() {
+    return this.child.signalCode;
   }
 
   get running(): boolean {
