@@ -37,7 +37,7 @@ const NOT_A_PORT = "must be a port number (0-65535; 0 picks a free one)";
 
 const milliseconds = z.coerce.number().int().min(1).max(2_147_483_647);
 
-/** The environment table of DESIGN.md, parsed in one place. */
+/** The environment table of the README, parsed in one place. */
 const envSchema = z.object({
   PORT: z
     .string()

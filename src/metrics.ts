@@ -11,7 +11,7 @@ const COSTLY_DEFAULT_METRICS = [
   "nodejs_heap_space_size_available_bytes",
 ];
 
-/** The metric names of DESIGN.md; one registry per service instance so tests stay apart. */
+/** The metric names (docs/operations.md); one registry per service instance so tests stay apart. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -2,7 +2,7 @@ import type { Cluster, Role } from "./cluster";
 
 export interface Scenario {
   name: string;
-  /** A worker dies without finishing: its started handlers may run again (DESIGN, Guarantees). */
+  /** A worker dies without finishing: its started handlers may run again (the guarantees in the README). */
   crashes?: boolean;
   /** The API process itself goes away for a while: clients meet a closed port. */
   apiGoesAway?: boolean;
