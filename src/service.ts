@@ -8,17 +8,24 @@ import {
   ORDER_TIMEOUT_SUBSCRIPTION,
   type SubscriptionPlan,
   type Topology,
-  TopologyError,
 } from "./broker/topology";
+import {
+  brokerComponent,
+  httpComponent,
+  intakeComponent,
+  queueDepthComponent,
+  redisComponent,
+  workersComponent,
+} from "./components";
 import type { Config } from "./config";
-import { ConnectError } from "./connect-error";
+import type { Handler } from "./handler";
 import { registerAdminRoutes } from "./http/admin/admin.handlers";
 import { createApp, mountDocs } from "./http/create-app";
 import { registerOrderRoutes } from "./http/orders/orders.handlers";
 import { DeferredWrites } from "./intake/deferred-writes";
 import { OrderIntake } from "./intake/order-intake";
 import { type Component, startInOrder } from "./lifecycle";
-import { createLogger, type Logger, maskUrl } from "./log";
+import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { builtInHandlers } from "./runtime/builtin-handlers";
 import { createCallbackHandler } from "./runtime/callbacks/deliver-callback";
@@ -27,7 +34,6 @@ import { DeadLetters } from "./runtime/dead-letters";
 import { loadHandlers } from "./runtime/load-handlers";
 import { OrderEvents } from "./runtime/order-events";
 import { expireOrder } from "./runtime/order-expiry";
-import { type QueueDepthGauge, startQueueDepthGauge } from "./runtime/queue-depth-gauge";
 import { Workers } from "./runtime/workers";
 import { DeadLetterStore } from "./store/dead-letter-store";
 import { DEFAULT_LEASE_MS, MessageLedger } from "./store/message-ledger";
@@ -64,13 +70,11 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** How long a stopping process keeps its HTTP listener open after it began refusing orders. */
-const HTTP_CLOSE_GRACE_MS = 1000;
-
 /**
  * Builds what the configured ROLE needs and starts it as an ordered list of components (see
- * lifecycle.ts): Redis, the broker, the queue-depth gauge, the workers, the intake, the HTTP
- * listener. Each one's stop undoes its start; a failed start-up stops what had started.
+ * lifecycle.ts and components.ts): Redis, the broker, the queue-depth gauge, the workers, the
+ * intake, the HTTP listener. Each one's stop undoes its start; a failed start-up stops what
+ * had started.
  */
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config } = options;
@@ -82,63 +86,21 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const keyPrefix = options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined);
   const redis = new RedisConnections({ url: config.REDIS_URL, keyPrefix, log });
   const orderStore = new OrderStore(redis.plain);
-  const callbackHandler = createCallbackHandler({
-    store: orderStore,
-    secret: config.CALLBACK_SECRET,
-    allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
-  });
   // Handlers are checked before any connection is made, so a bad name fails fast.
-  const handlers = runsWorkers
-    ? await loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, {
-        ...builtInHandlers,
-        "deliver-callback": { default: callbackHandler },
-      })
-    : new Map();
-
+  const handlers = runsWorkers ? await loadAllHandlers(config, topology, orderStore) : new Map<string, Handler>();
   const broker = new Broker({ topology, log, confirmTimeoutMs: options.confirmTimeoutMs, metrics });
-  const ledger = new MessageLedger(
-    redis.pipelined,
-    `${process.pid}:${Bun.randomUUIDv7()}`,
-    options.leaseMs ?? DEFAULT_LEASE_MS,
-  );
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const ledger = new MessageLedger(redis.pipelined, `${process.pid}:${Bun.randomUUIDv7()}`, leaseMs);
   const deadLetterStore = new DeadLetterStore(redis.plain);
   const plans = topology.handlerSubscriptions;
   const deadLetters = new DeadLetters({ store: deadLetterStore, ledger, publisher: broker, plans, log });
-  const events = new OrderEvents({ publisher: broker, store: orderStore, log });
-  const deadLetterRecorder = new DeadLetterRecorder({
-    store: deadLetterStore,
-    ledger,
-    planForQueue: (queue) => planForQueue(broker, plans, queue),
-    log,
-  });
-  const workers = new Workers({
-    broker,
-    plans,
-    handlers,
-    orderSubscription: ORDER_SUBSCRIPTION,
-    deps: { publisher: broker, ledger, metrics, log, redis: redis.plain, events },
-    internal: [
-      {
-        subscription: DEAD_LETTER_SUBSCRIPTION,
-        handle: (message) => deadLetterRecorder.record(message),
-      },
-      {
-        subscription: ORDER_TIMEOUT_SUBSCRIPTION,
-        handle: (message, content) => expireOrder(message, content, orderStore, events, log),
-      },
-    ],
-    log,
-  });
   const deferredWrites = new DeferredWrites(log);
-  const intake = new OrderIntake({
-    store: new OrderStore(redis.pipelined),
-    publisher: broker,
-    metrics,
-    log,
-    deferred: deferredWrites,
-  });
+  const intakeStore = new OrderStore(redis.pipelined);
+  const intake = new OrderIntake({ store: intakeStore, publisher: broker, metrics, log, deferred: deferredWrites });
+  const workers = createWorkers({ broker, redis, orderStore, deadLetterStore, ledger, handlers, plans, metrics, log });
 
   let draining = false;
+  let server: Server<undefined> | undefined;
   const app = createApp({
     log,
     metrics,
@@ -154,66 +116,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     mountDocs(app);
   }
 
-  let gauge: QueueDepthGauge | undefined;
-  let server: Server<undefined> | undefined;
+  const intervalMs = options.queueDepthIntervalMs ?? 5000;
   const components: Component[] = [
-    { name: "redis", start: () => redis.connect(), stop: () => redis.close() },
-    {
-      name: "broker",
-      start: async () => {
-        await broker.declare().catch((error: unknown) => {
-          // Rascal's message already shows the URL with the password masked.
-          if (error instanceof TopologyError) throw error;
-          throw new ConnectError(`cannot connect to RabbitMQ: ${(error as Error).message}`);
-        });
-        logConnected({ log, broker, topology, config, runsWorkers });
-        await broker.openPublisher();
-      },
-      stop: () => broker.close(),
-    },
-    {
-      name: "queue depth gauge",
-      start: () => {
-        const intervalMs = options.queueDepthIntervalMs ?? 5000;
-        gauge = startQueueDepthGauge({ broker, gauge: metrics.queueMessages, intervalMs, log });
-      },
-      stop: () => gauge?.stop(),
-    },
+    redisComponent(redis),
+    brokerComponent({ broker, topology, config, log, runsWorkers }),
+    queueDepthComponent({ broker, metrics, intervalMs, log }),
+    ...(runsWorkers ? [workersComponent(workers, config.SHUTDOWN_TIMEOUT_MS)] : []),
+    ...(runsIntake ? [intakeComponent(intake, deferredWrites)] : []),
+    ...(options.listen ? [httpComponent({ app, config, log, listening: (listening) => (server = listening) })] : []),
   ];
-  if (runsWorkers) {
-    components.push({
-      name: "workers",
-      start: () => workers.start(),
-      drain: () => workers.drain(),
-      stop: () => workers.stop(config.SHUTDOWN_TIMEOUT_MS),
-    });
-  }
-  if (runsIntake) {
-    components.push({
-      name: "intake",
-      start: () => {},
-      stop: async () => {
-        if (deferredWrites.size > 0) await deferredWrites.settle(2000);
-        await intake.close();
-      },
-    });
-  }
-  if (options.listen) {
-    components.push({
-      name: "http",
-      start: () => {
-        server = listen(app, config);
-        log.info({ port: server.port, role: config.ROLE }, "listening");
-      },
-      // Keep answering for a moment (503 for orders, `Connection: close` on every answer) so
-      // clients on keep-alive connections leave before the listener closes under them.
-      stop: async () => {
-        await Bun.sleep(Math.min(HTTP_CLOSE_GRACE_MS, config.SHUTDOWN_TIMEOUT_MS));
-        await server?.stop();
-      },
-    });
-  }
-
   const started = await startInOrder(components, (component, error) =>
     log.warn({ err: error, component }, "component did not stop cleanly"),
   );
@@ -238,42 +149,54 @@ function loadConfiguredTopology(config: Config): Topology {
   });
 }
 
-/** Bun.serve on PORT; a port in use is named in one line instead of Bun's stack. */
-function listen(app: ReturnType<typeof createApp>, config: Config): Server<undefined> {
-  try {
-    return Bun.serve({ port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 });
-  } catch (error) {
-    if ((error as { code?: string }).code === "EADDRINUSE") {
-      throw new ConnectError(`PORT ${config.PORT} is already in use by another process`);
-    }
-    throw error;
-  }
+/** Every subscription's handler: HANDLERS_DIR, then the built-ins, the runtime's callback handler among them. */
+function loadAllHandlers(config: Config, topology: Topology, store: OrderStore): Promise<Map<string, Handler>> {
+  const callbacks = createCallbackHandler({
+    store,
+    secret: config.CALLBACK_SECRET,
+    allowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+  });
+  return loadHandlers(topology.handlerSubscriptions, config.HANDLERS_DIR, topology.source, {
+    ...builtInHandlers,
+    "deliver-callback": { default: callbacks },
+  });
 }
 
-/** The start-up lines: which broker (as Rascal resolved it), Redis and role; each subscription. */
-function logConnected(options: {
-  log: Logger;
+/** The handler subscriptions and the runtime's own consumers: dead-letter recording and order expiry. */
+function createWorkers(options: {
   broker: Broker;
-  topology: Topology;
-  config: Config;
-  runsWorkers: boolean;
-}): void {
-  const { log, broker, topology, config } = options;
-  const amqp = broker.urls(topology.orderVhost).map(maskUrl).join(", ");
-  log.info({ topology: topology.source, amqp, redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
-  if (!options.runsWorkers) return;
-  for (const plan of topology.handlerSubscriptions) {
-    log.info(
+  redis: RedisConnections;
+  orderStore: OrderStore;
+  deadLetterStore: DeadLetterStore;
+  ledger: MessageLedger;
+  handlers: ReadonlyMap<string, Handler>;
+  plans: readonly SubscriptionPlan[];
+  metrics: Metrics;
+  log: Logger;
+}): Workers {
+  const { broker, redis, orderStore, deadLetterStore, ledger, handlers, plans, metrics, log } = options;
+  const events = new OrderEvents({ publisher: broker, store: orderStore, log });
+  const recorder = new DeadLetterRecorder({
+    store: deadLetterStore,
+    ledger,
+    planForQueue: (queue) => planForQueue(broker, plans, queue),
+    log,
+  });
+  return new Workers({
+    broker,
+    plans,
+    handlers,
+    orderSubscription: ORDER_SUBSCRIPTION,
+    deps: { publisher: broker, ledger, metrics, log, redis: redis.plain, events },
+    internal: [
+      { subscription: DEAD_LETTER_SUBSCRIPTION, handle: (message) => recorder.record(message) },
       {
-        subscription: plan.name,
-        handler: plan.handler,
-        queue: plan.queue,
-        retryDelaysMs: plan.retry.delays,
-        maxAttempts: plan.retry.maxAttempts,
+        subscription: ORDER_TIMEOUT_SUBSCRIPTION,
+        handle: (message, content) => expireOrder(message, content, orderStore, events, log),
       },
-      "subscription ready (`order-pipeline topology print` shows the full expanded topology)",
-    );
-  }
+    ],
+    log,
+  });
 }
 
 /** Maps a queue name as the broker knows it (Rascal may namespace it) back to its subscription. */
