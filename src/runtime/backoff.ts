@@ -1,6 +1,17 @@
-/** Delay before the retry that follows `attempt` (1-based): the ladder's tier, the last one repeating. */
-export function retryDelay(delays: readonly number[], attempt: number): { tier: number; delayMs: number } {
-  const tier = Math.min(attempt, delays.length) - 1;
+/**
+ * Delay before the retry that follows `attempt` (1-based): the ladder's tier, the last one
+ * repeating. With `atLeastMs` (a Retry-After), the first later tier that waits at least that
+ * long, or the longest tier when none does.
+ */
+export function retryDelay(
+  delays: readonly number[],
+  attempt: number,
+  atLeastMs?: number,
+): { tier: number; delayMs: number } {
+  let tier = Math.min(attempt, delays.length) - 1;
+  if (atLeastMs !== undefined) {
+    while (tier < delays.length - 1 && delays[tier]! < atLeastMs) tier += 1;
+  }
   return { tier, delayMs: delays[tier]! };
 }
 

@@ -13,6 +13,7 @@ import { type DeadLetterReason, DL_HEADERS, isPermanentReason } from "./dead-let
 import { carriedHeaders } from "./message-headers";
 import type { OrderEvents } from "./order-events";
 import { isPermanent, PermanentError } from "./permanent-error";
+import { requestedRetryDelay } from "./retry-after-error";
 
 /** The parts of an AMQP message the runtime reads. */
 export interface IncomingMessage {
@@ -58,27 +59,27 @@ export class MessageProcessor {
     const messageId = message.properties.messageId;
     const headers = carriedHeaders(message.properties.headers);
     if (!messageId || !/^[\x21-\x7e]{1,200}$/.test(messageId)) {
-      return this.deadLetter(
+      return this.deadLetter({
         message,
-        { subscription: this.plan.name, messageId: "missing" },
-        "invalid_content",
-        "message has no valid messageId",
-        0,
+        ref: { subscription: this.plan.name, messageId: "missing" },
+        reason: "invalid_content",
+        error: "message has no valid messageId",
+        attempts: 0,
         headers,
-      );
+      });
     }
     let orderId: string | undefined;
     if (this.tracksOrders) {
       const parsed = orderMessageSchema.safeParse(content);
       if (!parsed.success) {
-        return this.deadLetter(
+        return this.deadLetter({
           message,
-          { subscription: this.plan.name, messageId },
-          "invalid_content",
-          `not an order message: ${parsed.error.issues[0]?.message}`,
-          0,
+          ref: { subscription: this.plan.name, messageId },
+          reason: "invalid_content",
+          error: `not an order message: ${parsed.error.issues[0]?.message}`,
+          attempts: 0,
           headers,
-        );
+        });
       }
       orderId = parsed.data.orderId;
     }
@@ -113,14 +114,14 @@ export class MessageProcessor {
     const attemptLog = this.log.child({ ...bindings, attempt });
     if (attempt > this.plan.retry.maxAttempts) {
       // Earlier starts never reported back: the handler keeps crashing its process.
-      return this.deadLetter(
+      return this.deadLetter({
         message,
         ref,
-        "redelivery_limit",
-        `handler started ${attempt - 1} times without finishing`,
-        attempt - 1,
+        reason: "redelivery_limit",
+        error: `handler started ${attempt - 1} times without finishing`,
+        attempts: attempt - 1,
         headers,
-      );
+      });
     }
     return this.run(message, content, ref, attempt, headers, attemptLog);
   }
@@ -128,14 +129,14 @@ export class MessageProcessor {
   /** Content Rascal could not parse: dead-lettered, the consumer keeps going. */
   async invalidContent(message: IncomingMessage, error: Error): Promise<Settlement> {
     const ref = { subscription: this.plan.name, messageId: message.properties.messageId ?? "missing" };
-    return this.deadLetter(
+    return this.deadLetter({
       message,
       ref,
-      "invalid_content",
-      `unparseable content: ${error.message}`,
-      0,
-      carriedHeaders(message.properties.headers),
-    );
+      reason: "invalid_content",
+      error: `unparseable content: ${error.message}`,
+      attempts: 0,
+      headers: carriedHeaders(message.properties.headers),
+    });
   }
 
   private async run(
@@ -190,22 +191,50 @@ export class MessageProcessor {
     const errorMessage = failure instanceof Error ? failure.message : String(failure);
     const outcomeLog = log.child({ durationMs: round(durationMs) });
     if (isPermanent(failure))
-      return this.deadLetter(message, ref, "permanent", errorMessage, attempt, headers, outcomeLog);
+      return this.deadLetter({
+        message,
+        ref,
+        reason: "permanent",
+        error: errorMessage,
+        attempts: attempt,
+        headers,
+        log: outcomeLog,
+      });
     if (attempt >= this.plan.retry.maxAttempts)
-      return this.deadLetter(message, ref, "max_attempts", errorMessage, attempt, headers, outcomeLog);
-    return this.retry(message, ref, attempt, errorMessage, headers, log, durationMs);
+      return this.deadLetter({
+        message,
+        ref,
+        reason: "max_attempts",
+        error: errorMessage,
+        attempts: attempt,
+        headers,
+        log: outcomeLog,
+      });
+    return this.retry({
+      message,
+      ref,
+      attempt,
+      error: errorMessage,
+      headers,
+      log,
+      durationMs,
+      retryAfterMs: requestedRetryDelay(failure),
+    });
   }
 
-  private async retry(
-    message: IncomingMessage,
-    ref: MessageRef,
-    attempt: number,
-    errorMessage: string,
-    headers: Record<string, string>,
-    log: Logger,
-    durationMs: number,
-  ): Promise<Settlement> {
-    const { tier, delayMs } = retryDelay(this.plan.retry.delays, attempt);
+  /** Sends the message to its next retry tier (one that waits at least `retryAfterMs` when given). */
+  private async retry(options: {
+    message: IncomingMessage;
+    ref: MessageRef;
+    attempt: number;
+    error: string;
+    headers: Record<string, string>;
+    log: Logger;
+    durationMs: number;
+    retryAfterMs?: number;
+  }): Promise<Settlement> {
+    const { message, ref, attempt, error: errorMessage, headers, log, durationMs } = options;
+    const { tier, delayMs } = retryDelay(this.plan.retry.delays, attempt, options.retryAfterMs);
     try {
       await this.deps.publisher.publish(this.plan.retry.publications[tier]!, message.content, {
         messageId: ref.messageId,
@@ -229,15 +258,18 @@ export class MessageProcessor {
     return "ack";
   }
 
-  private async deadLetter(
-    message: IncomingMessage,
-    ref: MessageRef,
-    reason: DeadLetterReason,
-    errorMessage: string,
-    attempts: number,
-    headers: Record<string, string>,
-    log: Logger = this.log.child({ messageId: ref.messageId, orderId: ref.orderId }),
-  ): Promise<Settlement> {
+  /** Sends the message to the dead letters and records the order's end there. */
+  private async deadLetter(options: {
+    message: IncomingMessage;
+    ref: MessageRef;
+    reason: DeadLetterReason;
+    error: string;
+    attempts: number;
+    headers: Record<string, string>;
+    log?: Logger;
+  }): Promise<Settlement> {
+    const { message, ref, reason, error: errorMessage, attempts, headers } = options;
+    const log = options.log ?? this.log.child({ messageId: ref.messageId, orderId: ref.orderId });
     try {
       await this.deps.publisher.publish(DEAD_LETTER_PUBLICATION, message.content, {
         messageId: ref.messageId,

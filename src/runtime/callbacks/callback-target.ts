@@ -1,47 +1,84 @@
 import { lookup } from "node:dns/promises";
 import ipaddr from "ipaddr.js";
 
-/** Address ranges a callback must not reach unless CALLBACK_ALLOW_PRIVATE is set. */
-const REFUSED_RANGES = new Set([
-  "unspecified",
-  "loopback",
-  "private",
-  "linkLocal",
-  "uniqueLocal",
-  "carrierGradeNat",
-  "broadcast",
-  "reserved",
-  "multicast",
-]);
+/** Resolves a host name to its addresses (the system resolver; tests give their own). */
+export type Lookup = (host: string) => Promise<string[]>;
+
+export const systemLookup: Lookup = async (host) => (await lookup(host, { all: true })).map((entry) => entry.address);
+
+/** Where a callback goes: its URL, and the one address that was checked, which is what is connected to. */
+export interface CallbackTarget {
+  url: URL;
+  /** The host name without IPv6 brackets, for the TLS server name. */
+  host: string;
+  address: string;
+}
+
+export type TargetDecision = { target: CallbackTarget } | { refused: string };
 
 /**
- * Why `url` may not receive a callback, or undefined when it may. Every address the host name
- * resolves to is checked, so a public name pointing at an internal address is refused too.
+ * Resolves a callback URL's host once and decides whether it may be called. Only public
+ * unicast addresses are allowed unless `allowPrivate`: every address the name resolves to is
+ * checked, so a public name pointing at an internal address is refused too. The caller must
+ * connect to `target.address`, not to the name: a second lookup could answer otherwise (DNS
+ * rebinding). A name that does not resolve throws (a later retry may resolve it).
  */
-export async function refusedTarget(url: string, allowPrivate: boolean): Promise<string | undefined> {
+export async function resolveCallbackTarget(
+  url: string,
+  options: { allowPrivate: boolean; lookup?: Lookup },
+): Promise<TargetDecision> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return "not a valid URL";
+    return { refused: "not a valid URL" };
   }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return "only http and https callbacks are sent";
-  if (allowPrivate) return undefined;
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return { refused: "only http and https callbacks are sent" };
+  }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   let addresses: string[];
   try {
-    addresses = ipaddr.isValid(host) ? [host] : (await lookup(host, { all: true })).map((entry) => entry.address);
+    addresses = ipaddr.isValid(host) ? [host] : await (options.lookup ?? systemLookup)(host);
   } catch (error) {
     throw new Error(`cannot resolve callback host ${host}: ${(error as Error).message}`);
   }
-  for (const address of addresses) {
-    const parsedAddress = ipaddr.process(address);
-    const range = parsedAddress.range();
-    if (REFUSED_RANGES.has(range))
-      return (
-        `callback host ${host} resolves to a ${range} address (${address}); ` +
-        "set CALLBACK_ALLOW_PRIVATE=true to allow"
-      );
+  if (addresses.length === 0) throw new Error(`cannot resolve callback host ${host}: no address`);
+  if (!options.allowPrivate) {
+    for (const address of addresses) {
+      const range = addressRange(address);
+      if (range !== "unicast") {
+        return {
+          refused:
+            `callback host ${host} resolves to a ${range} address (${address}); only public unicast ` +
+            "addresses are called (set CALLBACK_ALLOW_PRIVATE=true to allow others)",
+        };
+      }
+    }
   }
-  return undefined;
+  return { target: { url: parsed, host, address: addresses[0]! } };
+}
+
+/**
+ * ipaddr.js's range of an address, IPv4-mapped ones as the IPv4 address they carry. The
+ * IPv4-compatible form (`::a.b.c.d`, deprecated) has no range of its own there: it reaches the
+ * IPv4 address on some stacks, so it is never treated as unicast.
+ */
+function addressRange(address: string): string {
+  const parsed = ipaddr.process(address);
+  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).parts.slice(0, 6).every((part) => part === 0)) {
+    return "ipv4Compatible";
+  }
+  return parsed.range();
+}
+
+/**
+ * The URL to connect to: the checked address in place of the host name, port, path and query
+ * kept. The Host header and the TLS server name carry the name (see `deliver-callback.ts`).
+ */
+export function connectUrl(target: CallbackTarget): string {
+  const address = ipaddr.parse(target.address).kind() === "ipv6" ? `[${target.address}]` : target.address;
+  const url = new URL(target.url);
+  url.hostname = address;
+  return url.toString();
 }
