@@ -101,7 +101,7 @@ export function httpComponent(options: {
     start: () => {
       server = listen(app, config);
       options.listening(server);
-      log.info({ port: server.port, role: config.ROLE }, "listening");
+      log.info({ host: config.HOST, port: server.port, role: config.ROLE }, "listening");
     },
     stop: async () => {
       await Bun.sleep(Math.min(HTTP_CLOSE_GRACE_MS, config.SHUTDOWN_TIMEOUT_MS));
@@ -113,10 +113,10 @@ export function httpComponent(options: {
 /** Bun.serve on PORT; a port in use is named in one line instead of Bun's stack. */
 function listen(app: ReturnType<typeof createApp>, config: Config): Server<undefined> {
   try {
-    return Bun.serve({ port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 });
+    return Bun.serve({ hostname: config.HOST, port: config.PORT, fetch: app.fetch, maxRequestBodySize: 1024 * 1024 });
   } catch (error) {
     if ((error as { code?: string }).code === "EADDRINUSE") {
-      throw new ConnectError(`PORT ${config.PORT} is already in use by another process`);
+      throw new ConnectError(`PORT ${config.PORT} is already in use by another process (HOST ${config.HOST})`);
     }
     throw error;
   }

@@ -56,7 +56,13 @@ const envSchema = z.object({
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   RASCAL_CONFIG: z.string().min(1).optional(),
   HANDLERS_DIR: z.string().min(1).default("./handlers"),
-  ADMIN_TOKEN: z.string().min(1).optional(),
+  /** Interface the HTTP server binds: all of them by default, `127.0.0.1` for local only. */
+  HOST: z
+    .string()
+    .regex(/^[\w.:-]+$/, "must be an IP address or host name (0.0.0.0 binds every interface)")
+    .default("0.0.0.0"),
+  // Long enough that guessing it over the network is hopeless; the value is never echoed.
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CALLBACK_SECRET: z.string().min(1).optional(),
   CALLBACK_ALLOW_PRIVATE: booleanFlag.default(false),
   SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),

@@ -24,7 +24,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (STARTUP_ERRORS.some((type) => error instanceof type)) {
-    console.error(`order-pipeline: cannot start: ${(error as Error).message}`);
+    // A handler that failed to load may have put anything in its message: secrets cut out too.
+    console.error(`order-pipeline: cannot start: ${redactEnvironmentSecrets((error as Error).message, process.env)}`);
   } else {
     // Printed whole (stack, a client library's fields such as the URL it was given): secrets cut out.
     console.error(`order-pipeline: cannot start: ${redactEnvironmentSecrets(Bun.inspect(error), process.env)}`);

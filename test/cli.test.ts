@@ -18,7 +18,7 @@ function captureOutput(): Output & { stdout: string[]; stderr: string[] } {
   return { stdout, stderr, out: (line) => void stdout.push(line), err: (line) => void stderr.push(line) };
 }
 
-const TOKEN = "cli-test-token";
+const TOKEN = "cli-test-admin-token";
 
 /** A service whose order handler fails until `fixed` is set, dead-lettering at the first failure. */
 async function serviceWithDeadLetters(): Promise<TestService> {

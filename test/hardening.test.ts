@@ -129,10 +129,10 @@ test("client headers never reach the message: only x-request-id, x-order-id, a v
 });
 
 test("ids from the URL reach Redis only when they are well-formed", async () => {
-  service = await startTestService({ env: { ADMIN_TOKEN: "admin-secret" } });
+  service = await startTestService({ env: { ADMIN_TOKEN: "hardening-admin-secret" } });
   // Were "*" used as a key, reading this string as an order hash would fail with 503, not 404.
   await service.testRedis.set("order:*", "not an order");
-  const auth = { Authorization: "Bearer admin-secret" };
+  const auth = { Authorization: "Bearer hardening-admin-secret" };
   for (const id of ["*", "%2A", "..%2Forder%3A1", "order:1", "dl:index", "0".repeat(33)]) {
     await expectProblem(await service.getOrder(id), 404);
     await expectProblem(

@@ -8,7 +8,7 @@ afterEach(async () => {
   service = undefined;
 });
 
-const ADMIN = { Authorization: "Bearer admin" };
+const ADMIN = { Authorization: "Bearer invalid-content-admin" };
 
 async function publishRaw(target: TestService, body: Buffer, messageId: string) {
   await target.broker.publish(ORDER_PUBLICATION, body, { messageId, contentType: "application/json" });
@@ -26,7 +26,7 @@ async function waitForDeadLetters(target: TestService, count: number) {
 }
 
 test("unparseable and non-order messages go to the dead letters; the consumer keeps going", async () => {
-  service = await startTestService({ env: { ADMIN_TOKEN: "admin" } });
+  service = await startTestService({ env: { ADMIN_TOKEN: "invalid-content-admin" } });
   await publishRaw(service, Buffer.from("{ this is not json"), "broken-1");
   await publishRaw(service, Buffer.from(JSON.stringify({ hello: "world" })), "not-an-order-1");
 

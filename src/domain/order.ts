@@ -10,9 +10,23 @@ function decimalPlaces(value: number): number {
   return Math.max(0, fractionDigits - Number(exponent));
 }
 
+/**
+ * C0 and C1 control characters, DEL, and the bidirectional marks and overrides that make an
+ * id display as something else (U+061C, U+200E-F, U+202A-E, U+2066-9).
+ */
+const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** A printable identifier: what customerId and sku must be. */
+const identifier = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((value) => !UNSAFE_CHARACTERS.test(value), "must not contain control or bidirectional-override characters");
+
 export const orderItemSchema = z
   .strictObject({
-    sku: z.string().min(1).max(64),
+    sku: identifier(64),
     quantity: z.number().int().min(1).max(1000),
     unitPrice: z
       .number()
@@ -27,7 +41,7 @@ export const orderItemSchema = z
 
 export const createOrderSchema = z
   .strictObject({
-    customerId: z.string().min(1).max(64),
+    customerId: identifier(64),
     items: z.array(orderItemSchema).min(1).max(100),
     currency: z
       .string()

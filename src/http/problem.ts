@@ -61,16 +61,32 @@ interface Issue {
   keys?: readonly string[];
 }
 
+/** How many field errors a problem lists; a body with thousands of bad keys gets a short answer. */
+export const MAX_LISTED_ERRORS = 20;
+
 /**
  * Zod issues as `{path, message}` with dotted paths (`items.0.quantity`). An unknown field is
- * reported at its own path (`items.0.colour`), not at the object that holds it.
+ * reported at its own path (`items.0.colour`), not at the object that holds it. At most
+ * MAX_LISTED_ERRORS are listed; past that a last entry at path `(more)` says how many were left out.
  */
 export function fieldErrors(issues: readonly Issue[], prefix?: string): FieldError[] {
   const dotted = (path: readonly PropertyKey[]) =>
     [prefix, ...path.map(String)].filter((part) => part !== undefined && part !== "").join(".") || "(body)";
-  return issues.flatMap((issue) =>
-    issue.code === "unrecognized_keys" && issue.keys
-      ? issue.keys.map((key) => ({ path: dotted([...issue.path, key]), message: "unknown field" }))
-      : [{ path: dotted(issue.path), message: issue.message }],
-  );
+  const listed: FieldError[] = [];
+  let total = 0;
+  for (const issue of issues) {
+    const keys = issue.code === "unrecognized_keys" && issue.keys ? issue.keys : undefined;
+    const count = keys ? keys.length : 1;
+    for (let index = 0; index < count && listed.length < MAX_LISTED_ERRORS; index++) {
+      listed.push(
+        keys
+          ? { path: dotted([...issue.path, keys[index]!]), message: "unknown field" }
+          : { path: dotted(issue.path), message: issue.message },
+      );
+    }
+    total += count;
+  }
+  if (total > listed.length)
+    listed.push({ path: "(more)", message: `${total - listed.length} more errors not listed` });
+  return listed;
 }

@@ -15,6 +15,10 @@ export function jsonBody(maxBytes: number): MiddlewareHandler {
     if (!JSON_MEDIA_TYPE.test(contentType.split(";")[0]!.trim())) {
       throw new ProblemError(415, "the request body must be application/json");
     }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType)?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      throw new ProblemError(415, `charset "${charset.slice(0, 40)}" is not supported: JSON bodies are UTF-8`);
+    }
     const coding = c.req.header("Content-Encoding")?.trim().toLowerCase();
     if (coding && coding !== "identity") {
       throw new ProblemError(415, `content coding "${coding}" is not supported: send the body uncompressed`);
