@@ -67,6 +67,8 @@ const envSchema = z.object({
   CALLBACK_ALLOW_PRIVATE: booleanFlag.default(false),
   SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),
   ORDER_TIMEOUT_MS: milliseconds.default(DEFAULT_ORDER_TIMEOUT_MS),
+  /** Dead letters older than this are removed (30 days). */
+  DEAD_LETTER_RETENTION_MS: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(2_592_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

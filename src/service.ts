@@ -91,7 +91,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const broker = new Broker({ topology, log, confirmTimeoutMs: options.confirmTimeoutMs, metrics });
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const ledger = new MessageLedger(redis.pipelined, `${process.pid}:${Bun.randomUUIDv7()}`, leaseMs);
-  const deadLetterStore = new DeadLetterStore(redis.plain);
+  const deadLetterStore = new DeadLetterStore(redis.plain, { retentionMs: config.DEAD_LETTER_RETENTION_MS });
   const plans = topology.handlerSubscriptions;
   const deadLetters = new DeadLetters({ store: deadLetterStore, ledger, publisher: broker, plans, log });
   const deferredWrites = new DeferredWrites(log);

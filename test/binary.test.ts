@@ -79,7 +79,12 @@ test("the compiled binary serves an order end to end, runs the CLI, and exits 0 
     }\n`,
   );
   const keyPrefix = `bin-${id}:`;
-  const env = { RASCAL_CONFIG: rascalPath, HANDLERS_DIR: handlersDir, REDIS_KEY_PREFIX: keyPrefix, ADMIN_TOKEN: "binary-test-admin-token" };
+  const env = {
+    RASCAL_CONFIG: rascalPath,
+    HANDLERS_DIR: handlersDir,
+    REDIS_KEY_PREFIX: keyPrefix,
+    ADMIN_TOKEN: "binary-test-admin-token",
+  };
   const cwd = emptyDir(`run-${id}`);
   const redis = new Redis(REDIS_URL, { keyPrefix });
 

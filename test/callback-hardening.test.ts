@@ -87,7 +87,7 @@ test("the callback connects to the address that was checked: one lookup, the nam
   expect(shop.requests.map((request) => request.host)).toEqual([`shop.invalid:${shop.port}`]);
 });
 
-test("only public unicast addresses are called: IPv4-compatible, NAT64, 6to4, Teredo and site-local are refused", async () => {
+test("only public unicast addresses are called: IPv4-compatible, NAT64, 6to4, Teredo, site-local refused", async () => {
   const { newOrder, call } = await callbackSetup({ allowPrivate: false });
   const orderId = await newOrder();
   const refusedHosts = [
@@ -129,7 +129,7 @@ test("Standard Webhooks headers verify with the standardwebhooks library and cov
   expect(() => new Webhook(secret, { format: "raw" }).verify(request!.body, replayed)).toThrow();
 });
 
-test("a host that never answers holds at most perHostLimit deliveries; others go to the ladder and other hosts flow", async () => {
+test("a silent host holds at most perHostLimit deliveries; the rest go to the ladder, other hosts flow", async () => {
   const silent = receiver(() => new Promise<Response>(() => {}));
   const shop = receiver();
   const { newOrder, call } = await callbackSetup({ allowPrivate: true, perHostLimit: 2, timeoutMs: 60_000 });

@@ -94,6 +94,7 @@ test("HOST is the interface the server binds: another loopback address is not an
 test("a handler that fails to load with a secret in its error is printed without the secret", async () => {
   const dir = mkdtempSync(join(tmpdir(), "bad-handler-"));
   try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the handler file's own template
     writeFileSync(join(dir, "process-order.ts"), "throw new Error(`cannot use key ${process.env.CALLBACK_SECRET}`);\n");
     const child = Bun.spawn(["bun", new URL("../src/main.ts", import.meta.url).pathname], {
       cwd: new URL("..", import.meta.url).pathname,

@@ -30,7 +30,7 @@ export async function openDeadLetters(
     throw error;
   }
   const ledger = new MessageLedger(redis.plain, `cli:${process.pid}:${Bun.randomUUIDv7()}`, DEFAULT_LEASE_MS);
-  const store = new DeadLetterStore(redis.plain);
+  const store = new DeadLetterStore(redis.plain, { retentionMs: config.DEAD_LETTER_RETENTION_MS });
   const deadLetters = new DeadLetters({ store, ledger, publisher: broker, plans: topology.handlerSubscriptions, log });
   return {
     deadLetters,

@@ -14,6 +14,7 @@ function decimalPlaces(value: number): number {
  * C0 and C1 control characters, DEL, and the bidirectional marks and overrides that make an
  * id display as something else (U+061C, U+200E-F, U+202A-E, U+2066-9).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** A printable identifier: what customerId and sku must be. */

@@ -102,6 +102,11 @@ export class DeadLetters {
       throw new ReplayError(
         `dead letter ${id} belongs to subscription "${entry.subscription}", which rascal.json no longer declares`,
       );
+    if (entry.payloadTruncated) {
+      throw new ReplayError(
+        `dead letter ${id} stores only the start of its message (it was too large) and cannot be replayed`,
+      );
+    }
     const ref = {
       subscription: entry.subscription,
       messageId: entry.messageId,

@@ -12,17 +12,40 @@ export interface DeadLetter {
   reason: DeadLetterReason;
   attempts: number;
   error: string;
-  /** The message body as it was (UTF-8 text, JSON for orders). */
+  /** The message body as it was (UTF-8 text, JSON for orders), cut at MAX_STORED_PAYLOAD_BYTES. */
   payload: string;
+  /** The body was longer than what is stored: it cannot be replayed. */
+  payloadTruncated?: boolean;
   contentType: string | null;
   /** The headers that travel with the message (request id, order id, traceparent). */
   headers: Record<string, string>;
   deadLetteredAt: string;
 }
 
-/** Dead letters an operator can list, replay or delete; kept until then. */
+/** Default of DEAD_LETTER_RETENTION_MS: 30 days. */
+export const DEFAULT_DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+/** Orders are at most 64 KiB; a larger body (another publisher's) is stored cut to this. */
+export const MAX_STORED_PAYLOAD_BYTES = 64 * 1024;
+
+/**
+ * Dead letters an operator can list, replay or delete, kept for `retentionMs` after they were
+ * dead-lettered (each entry expires in Redis, the index drops what is older).
+ */
 export class DeadLetterStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly retentionMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: { retentionMs?: number } = {},
+  ) {
+    this.retentionMs = options.retentionMs ?? DEFAULT_DEAD_LETTER_RETENTION_MS;
+  }
+
+  /** The body as a dead letter stores it: whole, or cut at MAX_STORED_PAYLOAD_BYTES and marked so. */
+  static storedPayload(content: Buffer): Pick<DeadLetter, "payload" | "payloadTruncated"> {
+    if (content.length <= MAX_STORED_PAYLOAD_BYTES) return { payload: content.toString("utf8") };
+    return { payload: content.subarray(0, MAX_STORED_PAYLOAD_BYTES).toString("utf8"), payloadTruncated: true };
+  }
 
   /** One entry per subscription and message: recording the same dead letter twice is harmless. */
   static idFor(subscription: string, messageId: string): string {
@@ -30,10 +53,14 @@ export class DeadLetterStore {
   }
 
   async save(entry: DeadLetter): Promise<void> {
+    const deadLetteredAt = Date.parse(entry.deadLetteredAt);
+    const expiresInMs = Math.max(1, deadLetteredAt + this.retentionMs - Date.now());
     await this.redis
       .multi()
-      .set(keys.deadLetter(entry.id), JSON.stringify(entry))
-      .zadd(keys.deadLetterIndex(), String(Date.parse(entry.deadLetteredAt)), entry.id)
+      .set(keys.deadLetter(entry.id), JSON.stringify(entry), "PX", expiresInMs)
+      .zadd(keys.deadLetterIndex(), String(deadLetteredAt), entry.id)
+      // The index forgets what has expired, so it stays as bounded as the entries.
+      .zremrangebyscore(keys.deadLetterIndex(), "-inf", String(Date.now() - this.retentionMs))
       .exec();
   }
 
@@ -43,8 +70,9 @@ export class DeadLetterStore {
     return text ? (JSON.parse(text) as DeadLetter) : undefined;
   }
 
-  /** Oldest first. */
+  /** Oldest first, within the retention. */
   async list(limit = 1000): Promise<DeadLetter[]> {
+    await this.redis.zremrangebyscore(keys.deadLetterIndex(), "-inf", String(Date.now() - this.retentionMs));
     const ids = await this.redis.zrange(keys.deadLetterIndex(), "0", String(limit - 1));
     if (ids.length === 0) return [];
     const texts = await this.redis.mget(ids.map((id) => keys.deadLetter(id)));
