@@ -70,6 +70,9 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** How long /readyz waits for the broker and Redis to answer before it says not ready. */
+const READINESS_DEADLINE_MS = 1500;
+
 /**
  * Builds what the configured ROLE needs and starts it as an ordered list of components (see
  * lifecycle.ts and components.ts): Redis, the broker, the queue-depth gauge, the workers, the
@@ -105,8 +108,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log,
     metrics,
     isDraining: () => draining,
-    readiness: () => {
-      const checks = { broker: broker.ready, redis: redis.ready, accepting: !draining };
+    readiness: async () => {
+      // Connected is not enough: a stalled broker or Redis must fail the check within 2 s.
+      const [brokerAnswers, redisAnswers] = await Promise.all([
+        broker.ready && broker.answers(READINESS_DEADLINE_MS),
+        redis.ready && redis.answers(READINESS_DEADLINE_MS),
+      ]);
+      const checks = { broker: brokerAnswers, redis: redisAnswers, accepting: !draining };
       return { ready: Object.values(checks).every(Boolean), checks };
     },
   });

@@ -155,6 +155,20 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
     }
   }, 60_000);
 
+  test("a frozen broker (connections open, no answers) makes /readyz 503 within 2 s; ready again once thawed", async () => {
+    service = await start();
+    expect(await readyz()).toBe(200);
+    await broker.freeze();
+    try {
+      const started = performance.now();
+      expect(await readyz()).toBe(503);
+      expect(performance.now() - started).toBeLessThan(2000);
+    } finally {
+      broker.thaw();
+    }
+    await until("ready again", async () => (await readyz()) === 200);
+  });
+
   test("connections closed by the broker: the service reconnects and consumes again", async () => {
     service = await start();
     await broker.closeAllConnections();

@@ -9,7 +9,7 @@ function app() {
   return createApp({
     log: createLogger("silent"),
     metrics: createMetrics(),
-    readiness: () => ({ ready: true, checks: {} }),
+    readiness: async () => ({ ready: true, checks: {} }),
     isDraining: () => false,
   });
 }

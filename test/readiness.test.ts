@@ -58,3 +58,23 @@ test("/readyz answers 503 while Redis is unreachable and 200 again once it is ba
   redisServer = await startRedis(port);
   await eventually(readiness, (answer) => answer.status === 200);
 });
+
+test("/readyz answers 503 within 2 s while a connected Redis is stalled (CLIENT PAUSE), 200 once it answers", async () => {
+  const port = freePort();
+  redisServer = await startRedis(port);
+  service = await startTestService({
+    env: { ROLE: "api", REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: "fatal" },
+  });
+  expect((await readiness()).status).toBe(200);
+
+  const admin = new Redis(port, "127.0.0.1");
+  await admin.call("CLIENT", "PAUSE", "4000", "ALL");
+  const started = performance.now();
+  const stalled = await readiness();
+  const tookMs = performance.now() - started;
+  expect(stalled.status).toBe(503);
+  expect(stalled.body.checks).toMatchObject({ broker: true, redis: false });
+  expect(tookMs).toBeLessThan(2000);
+  admin.disconnect();
+  await eventually(readiness, (answer) => answer.status === 200, 10_000);
+});

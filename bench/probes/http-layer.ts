@@ -48,7 +48,7 @@ function serve(which: Variant): void {
     const app = createApp({
       log: createLogger(which === "app" ? "info" : "warn"),
       metrics: createMetrics(),
-      readiness: () => ({ ready: true, checks: {} }),
+      readiness: async () => ({ ready: true, checks: {} }),
       isDraining: () => false,
     });
     const intake = {

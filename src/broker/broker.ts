@@ -1,4 +1,5 @@
 import { BrokerAsPromised } from "rascal";
+import { withDeadline } from "../deadline";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { Publications, type PublishOptions } from "./publications";
@@ -34,6 +35,7 @@ export class Broker {
   private readonly log: Logger;
   private declared?: { config: ResolvedConfig; publications: Publications; depths: QueueDepths };
   private readonly consumers = new Map<string, QueueConsumers>();
+  private probing?: Promise<boolean>;
 
   /** Nothing is connected until `declare`. */
   constructor(private readonly options: BrokerOptions) {
@@ -151,9 +153,22 @@ export class Broker {
     return this.depths.read();
   }
 
-  /** Publishing works and every registered subscription is consumed. */
+  /** Publishing works and every registered subscription is consumed (as far as the connections know). */
   get ready(): boolean {
     return this.canPublish && [...this.consumers.values()].every((consumers) => consumers.ready);
+  }
+
+  /**
+   * Whether the broker answers a round trip within `deadlineMs`: a connected broker that has
+   * stalled keeps `ready` true. Callers at the same time share one round trip.
+   */
+  answers(deadlineMs: number): Promise<boolean> {
+    if (!this.declared) return Promise.resolve(false);
+    const depths = this.declared.depths;
+    this.probing ??= withDeadline(depths.probe(), deadlineMs).finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
   }
 
   async close(): Promise<void> {

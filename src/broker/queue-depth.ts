@@ -51,6 +51,17 @@ export class QueueDepths {
     return perVhost.flat();
   }
 
+  /**
+   * One round trip to the broker on each vhost (a passive declare of its first queue): true
+   * when every vhost answered. A broker that holds the connection open but does not answer
+   * (stalled, frozen) makes this hang: callers give it a deadline.
+   */
+  async probe(): Promise<boolean> {
+    const firstOfEach = [...new Map(this.queues.map((queue) => [queue.vhost, queue])).values()];
+    const readings = await Promise.all(firstOfEach.map((queue) => this.readVhost([queue])));
+    return readings.flat().every((reading) => "messages" in reading);
+  }
+
   async close(): Promise<void> {
     const open = [...this.connections.values()];
     this.connections.clear();

@@ -17,7 +17,8 @@ export interface Readiness {
 export interface AppOptions {
   log: Logger;
   metrics: Metrics;
-  readiness: () => Readiness;
+  /** Resolves within the readiness deadline (the checks give up on a stalled broker or Redis). */
+  readiness: () => Promise<Readiness>;
   isDraining: () => boolean;
 }
 
@@ -93,8 +94,8 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", (c) => {
-    const readiness = options.readiness();
+  app.get("/readyz", async (c) => {
+    const readiness = await options.readiness();
     return c.json(
       { status: readiness.ready ? "ready" : "not ready", checks: readiness.checks },
       readiness.ready ? 200 : 503,

@@ -1,6 +1,7 @@
 import "../tracing-channel-shim";
 import Redis from "ioredis";
 import { ConnectError } from "../connect-error";
+import { withDeadline } from "../deadline";
 import { type Logger, maskUrl } from "../log";
 
 export interface RedisOptions {
@@ -47,6 +48,7 @@ export class RedisConnections {
   readonly pipelined: Redis;
   /** The last error either connection reported: the reason a failed connect gives none of. */
   private lastError?: string;
+  private pinging?: Promise<boolean>;
 
   constructor(
     private readonly options: RedisOptions & {
@@ -71,6 +73,21 @@ export class RedisConnections {
   /** Both connections answer. */
   get ready(): boolean {
     return isRedisReady(this.plain) && isRedisReady(this.pipelined);
+  }
+
+  /**
+   * Whether both connections answer a PING within `deadlineMs`: a Redis that is connected but
+   * stalled (CLIENT PAUSE, a stuck disk) keeps `ready` true. Callers at the same time share one PING.
+   */
+  answers(deadlineMs: number): Promise<boolean> {
+    const ping = (client: Redis) => client.ping().then((answer) => answer === "PONG");
+    this.pinging ??= withDeadline(
+      Promise.all([ping(this.plain), ping(this.pipelined)]).then((answers) => answers.every(Boolean)),
+      deadlineMs,
+    ).finally(() => {
+      this.pinging = undefined;
+    });
+    return this.pinging;
   }
 
   /** Connects both; rejects with a ConnectError naming Redis (password masked) and the cause. */
