@@ -59,7 +59,7 @@ test("/readyz answers 503 while Redis is unreachable and 200 again once it is ba
   await eventually(readiness, (answer) => answer.status === 200);
 });
 
-test("/readyz answers 503 within 2 s while a connected Redis is stalled (CLIENT PAUSE), 200 once it answers", async () => {
+test("/readyz answers 503 within 2 s while a connected Redis is stalled (CLIENT PAUSE), 200 after", async () => {
   const port = freePort();
   redisServer = await startRedis(port);
   service = await startTestService({
