@@ -155,7 +155,7 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
     }
   }, 60_000);
 
-  test("a frozen broker (connections open, no answers) makes /readyz 503 within 2 s; ready again once thawed", async () => {
+  test("a frozen broker (connections open, no answers): /readyz 503 within 2 s; ready again once thawed", async () => {
     service = await start();
     expect(await readyz()).toBe(200);
     await broker.freeze();
