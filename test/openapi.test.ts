@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
@@ -29,6 +32,33 @@ function resolve(node: Record<string, any>): Record<string, any> {
 }
 
 describe("/openapi.json", () => {
+  test("passes redocly lint with the recommended rules (redocly.yaml)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "openapi-lint-"));
+    try {
+      const file = join(dir, "openapi.json");
+      writeFileSync(file, JSON.stringify(doc));
+      const root = new URL("..", import.meta.url).pathname;
+      const lint = Bun.spawn(
+        [join(root, "node_modules/.bin/redocly"), "lint", "--config", join(root, "redocly.yaml"), file],
+        {
+          cwd: dir,
+          env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
+      const [stdout, stderr, code] = await Promise.all([
+        new Response(lint.stdout).text(),
+        new Response(lint.stderr).text(),
+        lint.exited,
+      ]);
+      expect(`${stdout}${stderr}`).toContain("Your API description is valid");
+      expect(code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   test("is a valid OpenAPI 3.1 document covering the order routes", async () => {
     const validator = new Validator();
     const result = await validator.validate(doc);

@@ -111,22 +111,25 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
 
 /** The probes are plain routes (no validation): listed in /openapi.json by hand. */
 function documentProbes(app: OpenAPIHono<AppEnv>): void {
-  const probe = (path: string, summary: string, responses: Record<number, string>) =>
+  const probe = (path: string, operationId: string, summary: string, responses: Record<number, string>) =>
     app.openAPIRegistry.registerPath({
       method: "get",
       path,
+      operationId,
       summary,
       tags: ["probes"],
+      // Public: probes answer without the admin token.
+      security: [],
       responses: Object.fromEntries(
         Object.entries(responses).map(([status, description]) => [status, { description }]),
       ),
     });
-  probe("/healthz", "Liveness: the process runs", { 200: "Running" });
-  probe("/readyz", "Readiness: broker and Redis usable, not shutting down", {
+  probe("/healthz", "liveness", "Liveness: the process runs", { 200: "Running" });
+  probe("/readyz", "readiness", "Readiness: broker and Redis usable, not shutting down", {
     200: "Ready",
     503: "Not ready (the body says which check failed)",
   });
-  probe("/metrics", "Prometheus metrics", { 200: "Prometheus text format" });
+  probe("/metrics", "metrics", "Prometheus metrics", { 200: "Prometheus text format" });
 }
 
 /** /openapi.json from the same zod schemas that validate requests, and /docs to read it. */
@@ -138,6 +141,8 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
       version: "0.1.0",
       description: "HTTP order intake; orders are processed asynchronously by handlers over RabbitMQ.",
     },
+    // The service's own origin, wherever it is deployed.
+    servers: [{ url: "/" }],
   });
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Order pipeline API" }));
 }

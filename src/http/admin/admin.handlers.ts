@@ -32,6 +32,7 @@ const brokerUnavailable = problem("The broker did not confirm the replay; retry 
 const listRoute = createRoute({
   method: "get",
   path: "/admin/dead-letters",
+  operationId: "listDeadLetters",
   summary: "List dead letters",
   security,
   responses: {
@@ -45,6 +46,7 @@ const listRoute = createRoute({
 const replayOneRoute = createRoute({
   method: "post",
   path: "/admin/dead-letters/{id}/replay",
+  operationId: "replayDeadLetter",
   summary: "Replay one dead letter to the queue it came from, with fresh attempts",
   security,
   request: { params: idParam },
@@ -58,6 +60,7 @@ const replayOneRoute = createRoute({
 const replayAllRoute = createRoute({
   method: "post",
   path: "/admin/dead-letters/replay",
+  operationId: "replayDeadLetters",
   summary: "Replay every dead letter",
   security,
   responses: {
@@ -80,6 +83,7 @@ const replayAllRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/admin/dead-letters/{id}",
+  operationId: "deleteDeadLetter",
   summary: "Delete a dead letter",
   security,
   request: { params: idParam },

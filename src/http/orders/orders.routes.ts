@@ -11,7 +11,9 @@ export const idempotencyKeySchema = z
 export const createOrderRoute = createRoute({
   method: "post",
   path: "/orders",
+  operationId: "createOrder",
   summary: "Accept an order",
+  security: [],
   description:
     "Answers 202 only after the broker confirmed the persistent message and routed it to a queue. " +
     "With an Idempotency-Key, a repeat with the same body replays the first answer.",
@@ -51,7 +53,9 @@ export const createOrderRoute = createRoute({
 export const getOrderRoute = createRoute({
   method: "get",
   path: "/orders/{id}",
+  operationId: "getOrder",
   summary: "Read an order and its history",
+  security: [],
   request: {
     params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
   },
