@@ -31,6 +31,14 @@ export function createMetrics() {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    httpResponsesUnsent: new Counter({
+      name: "http_responses_unsent_total",
+      help:
+        "Answers the client never received: the connection closed before they were written " +
+        "(the client left, or it pipelined another request behind this one)",
+      labelNames: ["method", "route", "status"] as const,
+      registers: [registry],
+    }),
     ordersAccepted: new Counter({
       name: "orders_accepted_total",
       help: "Orders answered 202 (confirmed and routed by the broker)",

@@ -115,3 +115,35 @@ test("a handler that fails to load with a secret in its error is printed without
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a request pipelined behind an order gets no answer from the server: counted in http_responses_unsent_total", async () => {
+  const port = freePort();
+  service = await startTestService({ env: { ROLE: "api", PORT: String(port) }, service: { listen: true } });
+  const body = JSON.stringify(sampleOrder());
+  const pipelined =
+    `POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+    "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  let received = "";
+  const closed = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data: (_socket, data) => {
+        received += data.toString();
+      },
+      close: () => closed.resolve(),
+      error: () => closed.resolve(),
+    },
+  });
+  socket.write(pipelined);
+  await Promise.race([closed.promise, Bun.sleep(5000)]);
+  socket.end();
+  // The order was taken, but its answer never left: what the metric is there to show.
+  expect(received).toBe("");
+  const unsent = async () =>
+    (await service!.metrics.httpResponsesUnsent.get()).values.find((value) => value.labels.route === "/orders")?.value;
+  for (let i = 0; i < 100 && (await unsent()) !== 1; i++) await Bun.sleep(20);
+  expect(await unsent()).toBe(1);
+  expect((await service.metrics.ordersAccepted.get()).values[0]?.value).toBe(1);
+});

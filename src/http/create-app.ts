@@ -54,8 +54,14 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
     if (options.isDraining()) c.header("Connection", "close");
     const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     const seconds = (performance.now() - started) / 1000;
-    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    const labels = { method: c.req.method, route, status: String(c.res.status) };
+    metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    // The connection went before the answer could be written: the request's effects happened
+    // (an order may be accepted) but the client does not know. The server closes a connection
+    // on which a request is pipelined behind one still being answered.
+    const unsent = c.req.raw.signal.aborted;
+    if (unsent) metrics.httpResponsesUnsent.inc(labels);
     requestLog.info(
       {
         method: c.req.method,
@@ -63,6 +69,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
         route,
         status: c.res.status,
         durationMs: Math.round(seconds * 10000) / 10,
+        ...(unsent ? { unsent: true } : {}),
       },
       "request",
     );
