@@ -105,6 +105,9 @@ ensure_rabbitmq() {
   local bin=/usr/lib/rabbitmq/bin
   [ -x "$bin/rabbitmq-server" ] || apt_install rabbitmq-server
   [ -x "$bin/rabbitmq-server" ] || fail "rabbitmq-server is installed, but not in $bin"
+  # Erlang reaches its node through epmd on "localhost".
+  getent hosts localhost >/dev/null 2>&1 ||
+    fail "the name localhost does not resolve here (RabbitMQ needs it): add '127.0.0.1 localhost' to /etc/hosts"
   local node="order-pipeline-$port@localhost" dir=$STATE_DIR/rabbitmq-$port
   mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
   [ -f "$dir/home/.erlang.cookie" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/home/.erlang.cookie")

@@ -121,7 +121,8 @@ test("a request pipelined behind an order gets no answer from the server: counte
   service = await startTestService({ env: { ROLE: "api", PORT: String(port) }, service: { listen: true } });
   const body = JSON.stringify(sampleOrder());
   const pipelined =
-    `POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+    "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+    `Content-Length: ${body.length}\r\n\r\n${body}` +
     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   let received = "";
   const closed = Promise.withResolvers<void>();
