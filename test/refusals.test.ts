@@ -116,7 +116,7 @@ test("a handler that fails to load with a secret in its error is printed without
   }
 });
 
-test("a request pipelined behind an order gets no answer from the server: counted in http_responses_unsent_total", async () => {
+test("a request pipelined behind an order gets no answer: counted in http_responses_unsent_total", async () => {
   const port = freePort();
   service = await startTestService({ env: { ROLE: "api", PORT: String(port) }, service: { listen: true } });
   const body = JSON.stringify(sampleOrder());
