@@ -110,7 +110,9 @@ ensure_rabbitmq() {
     fail "the name localhost does not resolve here (RabbitMQ needs it): add '127.0.0.1 localhost' to /etc/hosts"
   local node="order-pipeline-$port@localhost" dir=$STATE_DIR/rabbitmq-$port
   mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
-  [ -f "$dir/home/.erlang.cookie" ] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/home/.erlang.cookie")
+  if [ ! -f "$dir/home/.erlang.cookie" ]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/home/.erlang.cookie")
+  fi
   # Files of its own for what a RabbitMQ installation configures in /etc/rabbitmq; no plugins
   # (those of another RabbitMQ here, management or prometheus, would want its ports).
   touch "$dir/rabbitmq-env.conf" "$dir/rabbitmq.conf"
