@@ -85,3 +85,20 @@ test("a callback host that does not resolve shows as retrying, then failed, on t
   expect(order.status).toBe("completed");
   expect(order.callback).toEqual({ status: "failed", attempts: 2 });
 });
+
+test("an order without a callbackUrl never reaches the callback subscription; one with it does", async () => {
+  const shop = startReceiver(0);
+  service = await startTestService({ env: { CALLBACK_ALLOW_PRIVATE: "true" } });
+  const consumed = async (subscription: string) =>
+    (await service!.metrics.messagesConsumed.get()).values
+      .filter((value) => value.labels.subscription === subscription)
+      .reduce((sum, value) => sum + value.value, 0);
+  const plain = (await (await service.post(sampleOrder())).json()) as OrderJson;
+  await service.waitForOrder(plain.id, (order) => order.status === "completed");
+  for (let i = 0; i < 100 && (await consumed("notify_customer")) < 1; i++) await Bun.sleep(20);
+  expect(await consumed("notify_customer")).toBe(1);
+  const withCallback = (await (await service.post({ ...sampleOrder(), callbackUrl: shop.url })).json()) as OrderJson;
+  await service.waitForOrder(withCallback.id, (order) => order.callback?.status === "delivered");
+  expect(await consumed("deliver_callback")).toBe(1);
+  expect(shop.received).toHaveLength(1);
+});

@@ -11,6 +11,12 @@ export const EVENT_PUBLICATIONS: Record<TerminalStatus, string> = {
   expired: "order_expired",
 };
 
+/**
+ * The publication of rascal.json that hands an ended order with a callbackUrl to the callback
+ * subscription, when declared: orders without one never reach it. Same message as the event.
+ */
+export const CALLBACK_PUBLICATION = "order_callback";
+
 export interface OrderEvent {
   orderId: string;
   status: TerminalStatus;
@@ -65,16 +71,19 @@ export class OrderEvents {
   }
 
   private async publish(event: OrderEvent, historyLength: number, headers: Record<string, string>): Promise<void> {
-    const publication = EVENT_PUBLICATIONS[event.status];
-    if (!this.publisher.declares(publication)) return;
-    try {
-      await this.publisher.publish(publication, event, {
-        messageId: `${event.orderId}:${event.status}:${historyLength}`,
-        headers,
-      });
-    } catch (error) {
-      this.log.warn({ err: error, orderId: event.orderId, publication }, "order event not published");
-    }
+    const publications = [EVENT_PUBLICATIONS[event.status]];
+    // Only orders that asked for a callback go to the callback subscription.
+    if (event.callbackUrl) publications.push(CALLBACK_PUBLICATION);
+    const messageId = `${event.orderId}:${event.status}:${historyLength}`;
+    await Promise.all(
+      publications
+        .filter((publication) => this.publisher.declares(publication))
+        .map((publication) =>
+          this.publisher.publish(publication, event, { messageId, headers }).catch((error: unknown) => {
+            this.log.warn({ err: error, orderId: event.orderId, publication }, "order event not published");
+          }),
+        ),
+    );
   }
 }
 
