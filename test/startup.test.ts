@@ -255,7 +255,7 @@ describe("port", () => {
         (failure: Error) => failure,
       );
       expect(error?.name).toBe("ConnectError");
-      expect(error?.message).toBe(`PORT ${occupant.port} is already in use by another process`);
+      expect(error?.message).toBe(`PORT ${occupant.port} is already in use by another process (HOST 0.0.0.0)`);
     } finally {
       await first.close();
       await occupant.stop(true);
