@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 
 /** How every error looks in /openapi.json: RFC 9457 problem+json. */
-const problemSchema = z
+export const problemSchema = z
   .object({
     type: z.string(),
     title: z.string(),

@@ -19,6 +19,15 @@ const TITLES: Record<number, string> = {
   503: "Service Unavailable",
 };
 
+/** An RFC 9457 problem document. */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+}
+
 /** An error that carries its RFC 9457 problem+json answer; thrown anywhere, answered by onError. */
 export class ProblemError extends Error {
   override name = "ProblemError";
@@ -30,15 +39,20 @@ export class ProblemError extends Error {
     super(detail);
   }
 
-  getResponse(): Response {
-    const body: Record<string, unknown> = {
+  /** The problem+json document. */
+  body(): ProblemBody {
+    const body: ProblemBody = {
       type: this.options.type ?? "about:blank",
       title: TITLES[this.status] ?? "Error",
       status: this.status,
       detail: this.detail,
     };
     if (this.options.errors) body.errors = this.options.errors;
-    return new Response(JSON.stringify(body), {
+    return body;
+  }
+
+  getResponse(): Response {
+    return new Response(JSON.stringify(this.body()), {
       status: this.status,
       headers: { "Content-Type": "application/problem+json", ...this.options.headers },
     });

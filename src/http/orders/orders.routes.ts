@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createOrderSchema, orderResourceSchema } from "../../domain/order";
-import { problemResponse as problem, responseHeaders } from "../documented-responses";
+import { problemResponse as problem, problemSchema, responseHeaders } from "../documented-responses";
 import { validatesSynchronously } from "../validates-synchronously";
 
 /** 1–255 printable ASCII characters (IETF httpapi-idempotency-key draft). */
@@ -67,5 +67,60 @@ export const getOrderRoute = createRoute({
     },
     404: problem("No such order"),
     503: problem("Redis is unavailable", { retryAfter: true }),
+  },
+});
+
+/** At most this many orders in one batch (like SQS's SendMessageBatch, a bounded unit of work). */
+export const MAX_BATCH_ORDERS = 100;
+
+const batchItemSchema = z
+  .union([
+    z.object({ status: z.literal(202), order: orderResourceSchema, replayed: z.boolean().optional() }),
+    z.object({ status: z.number().int(), problem: problemSchema }),
+  ])
+  .openapi("BatchItem");
+
+export const createOrderBatchRoute = createRoute({
+  method: "post",
+  path: "/orders/batch",
+  operationId: "createOrderBatch",
+  summary: "Accept up to 100 orders in one request",
+  security: [],
+  description:
+    "Each order is accepted (confirmed and routed by the broker) or refused on its own, exactly as if " +
+    "posted alone to POST /orders; `items` answers them in the same order. With an Idempotency-Key, a " +
+    "repeat of the same batch replays each order's first answer.",
+  request: {
+    headers: validatesSynchronously(
+      z.object({
+        "idempotency-key": idempotencyKeySchema.optional().openapi({
+          param: { in: "header", description: "Same key + same batch replays each order's first answer for 24 h" },
+        }),
+      }),
+    ),
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: validatesSynchronously(
+            z.strictObject({ orders: z.array(z.unknown()).min(1).max(MAX_BATCH_ORDERS) }).openapi("OrderBatch", {
+              description: "1-100 orders, each as POST /orders takes it",
+            }),
+          ),
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: "One item per order, in the same order: 202 with the order, or the status and problem it got",
+      headers: responseHeaders(),
+      content: { "application/json": { schema: z.object({ items: z.array(batchItemSchema) }) } },
+    },
+    400: problem("Malformed JSON or a bad Idempotency-Key header"),
+    413: problem("Body larger than 1 MiB"),
+    415: problem("Body is not application/json"),
+    422: problem("Not an object with 1-100 orders"),
+    503: problem("The service is shutting down; retry after Retry-After seconds", { retryAfter: true }),
   },
 });
