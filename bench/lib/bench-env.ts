@@ -68,6 +68,8 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       // runtime still publishes (and the broker confirms) each completion event.
       delete config.subscriptions.notify_customer;
       delete config.subscriptions.deliver_callback;
+      // The publication that feeds the callback queue goes with it (bench orders have no callbackUrl).
+      delete config.publications.order_callback;
       for (const vhost of Object.values(config.vhosts) as {
         queues?: Record<string, unknown>;
         bindings?: Record<string, unknown>;
