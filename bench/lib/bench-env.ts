@@ -69,7 +69,7 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       delete config.subscriptions.notify_customer;
       delete config.subscriptions.deliver_callback;
       // The publication that feeds the callback queue goes with it (bench orders have no callbackUrl).
-      delete config.publications.order_callback;
+      delete (config as { publications?: Record<string, unknown> }).publications?.order_callback;
       for (const vhost of Object.values(config.vhosts) as {
         queues?: Record<string, unknown>;
         bindings?: Record<string, unknown>;
