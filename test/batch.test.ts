@@ -21,7 +21,7 @@ const postBatch = (body: unknown, headers: Record<string, string> = {}) =>
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 
-test("each order of a batch is accepted or refused on its own, answered in order; the accepted ones complete", async () => {
+test("each order of a batch is accepted or refused on its own, answered in order; accepted ones complete", async () => {
   service = await startTestService();
   const refused = { ...sampleOrder(), items: [{ sku: "SKU-1", quantity: 1, unitPrice: 1.005 }] };
   const response = await postBatch({ orders: [sampleOrder(), refused, { ...sampleOrder(), customerId: "c-43" }] });

@@ -142,3 +142,20 @@ describe("/openapi.json", () => {
     expect(disagreements).toEqual([]);
   });
 });
+
+describe("/docs", () => {
+  test("loads only what the service serves: its script from /docs/assets, no font, CDN or telemetry", async () => {
+    const response = await service.app.request("/docs");
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    const loaded = [...html.matchAll(/<(?:script|link)[^>]*(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    expect(loaded).toEqual(["/docs/assets/api-reference.js"]);
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).toMatch(/"withDefaultFonts": false/);
+    expect(html).toMatch(/"telemetry": false/);
+    const script = await service.app.request("/docs/assets/api-reference.js");
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toContain("javascript");
+    expect((await script.arrayBuffer()).byteLength).toBeGreaterThan(1_000_000);
+  });
+});

@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { allowedMethods } from "./allowed-methods";
+import { API_REFERENCE_SCRIPT, serveApiReferenceScript } from "./api-reference-assets";
 import type { AppEnv } from "./app-env";
 import { fieldErrors, ProblemError, problem } from "./problem";
 import { validTraceparent } from "./traceparent";
@@ -151,5 +152,16 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
     // The service's own origin, wherever it is deployed.
     servers: [{ url: "/" }],
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Order pipeline API" }));
+  app.get(API_REFERENCE_SCRIPT, () => serveApiReferenceScript());
+  // Everything the page loads comes from the service: the script above, no web fonts, no telemetry.
+  app.get(
+    "/docs",
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "Order pipeline API",
+      cdn: API_REFERENCE_SCRIPT,
+      withDefaultFonts: false,
+      telemetry: false,
+    }),
+  );
 }
