@@ -9,6 +9,7 @@ import type { OrderIntake } from "./intake/order-intake";
 import type { Component } from "./lifecycle";
 import { type Logger, maskUrl } from "./log";
 import type { Metrics } from "./metrics";
+import type { CancelSignals } from "./runtime/cancel-signals";
 import { type QueueDepthGauge, startQueueDepthGauge } from "./runtime/queue-depth-gauge";
 import type { Workers } from "./runtime/workers";
 import type { RedisConnections } from "./store/redis";
@@ -62,6 +63,11 @@ export function queueDepthComponent(options: {
     },
     stop: () => gauge?.stop(),
   };
+}
+
+/** The cancel channel, subscribed before the workers start so that no request is missed. */
+export function cancelSignalsComponent(cancels: CancelSignals): Component {
+  return { name: "cancel signals", start: () => cancels.start(), stop: () => cancels.stop() };
 }
 
 export function workersComponent(workers: Workers, shutdownTimeoutMs: number): Component {

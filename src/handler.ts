@@ -33,7 +33,7 @@ export interface HandlerContext {
   orderId?: string;
   /** The service's Redis connection (keys share the service's prefix). */
   redis: Redis;
-  /** Aborted when the service shuts down and the handler should stop early. */
+  /** Aborted when the service shuts down, or when the order is cancelled while this handler runs: stop early. */
   signal: AbortSignal;
 }
 

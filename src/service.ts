@@ -11,6 +11,7 @@ import {
 } from "./broker/topology";
 import {
   brokerComponent,
+  cancelSignalsComponent,
   httpComponent,
   intakeComponent,
   queueDepthComponent,
@@ -23,12 +24,14 @@ import { registerAdminRoutes } from "./http/admin/admin.handlers";
 import { createApp, mountDocs } from "./http/create-app";
 import { registerOrderRoutes } from "./http/orders/orders.handlers";
 import { DeferredWrites } from "./intake/deferred-writes";
+import { OrderCancellation } from "./intake/order-cancellation";
 import { OrderIntake } from "./intake/order-intake";
 import { type Component, startInOrder } from "./lifecycle";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
 import { builtInHandlers } from "./runtime/builtin-handlers";
 import { createCallbackHandler } from "./runtime/callbacks/deliver-callback";
+import { CancelSignals, cancelChannel } from "./runtime/cancel-signals";
 import { DeadLetterRecorder } from "./runtime/dead-letter-recorder";
 import { DeadLetters } from "./runtime/dead-letters";
 import { loadHandlers } from "./runtime/load-handlers";
@@ -100,7 +103,30 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const deferredWrites = new DeferredWrites(log);
   const intakeStore = new OrderStore(redis.pipelined);
   const intake = new OrderIntake({ store: intakeStore, publisher: broker, metrics, log, deferred: deferredWrites });
-  const workers = createWorkers({ broker, redis, orderStore, deadLetterStore, ledger, handlers, plans, metrics, log });
+  const events = new OrderEvents({ publisher: broker, store: orderStore, log });
+  const channel = cancelChannel(keyPrefix);
+  const cancellation = new OrderCancellation({
+    store: orderStore,
+    events,
+    orderSubscription: ORDER_SUBSCRIPTION,
+    redis: redis.plain,
+    channel,
+    log,
+  });
+  const cancels = new CancelSignals({ redis: redis.plain, channel, log });
+  const workers = createWorkers({
+    broker,
+    redis,
+    orderStore,
+    deadLetterStore,
+    ledger,
+    handlers,
+    plans,
+    metrics,
+    log,
+    events,
+    cancels,
+  });
 
   let draining = false;
   let server: Server<undefined> | undefined;
@@ -119,7 +145,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     },
   });
   if (runsIntake) {
-    registerOrderRoutes(app, intake, orderStore);
+    registerOrderRoutes(app, { intake, store: orderStore, cancellation });
     registerAdminRoutes(app, deadLetters, config.ADMIN_TOKEN);
     mountDocs(app);
   }
@@ -129,7 +155,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     redisComponent(redis),
     brokerComponent({ broker, topology, config, log, runsWorkers }),
     queueDepthComponent({ broker, metrics, intervalMs, log }),
-    ...(runsWorkers ? [workersComponent(workers, config.SHUTDOWN_TIMEOUT_MS)] : []),
+    ...(runsWorkers ? [cancelSignalsComponent(cancels), workersComponent(workers, config.SHUTDOWN_TIMEOUT_MS)] : []),
     ...(runsIntake ? [intakeComponent(intake, deferredWrites)] : []),
     ...(options.listen ? [httpComponent({ app, config, log, listening: (listening) => (server = listening) })] : []),
   ];
@@ -181,9 +207,11 @@ function createWorkers(options: {
   plans: readonly SubscriptionPlan[];
   metrics: Metrics;
   log: Logger;
+  events: OrderEvents;
+  cancels: CancelSignals;
 }): Workers {
-  const { broker, redis, orderStore, deadLetterStore, ledger, handlers, plans, metrics, log } = options;
-  const events = new OrderEvents({ publisher: broker, store: orderStore, log });
+  const { broker, redis, orderStore, deadLetterStore, ledger, handlers, plans, metrics, log, events, cancels } =
+    options;
   const recorder = new DeadLetterRecorder({
     store: deadLetterStore,
     ledger,
@@ -195,7 +223,7 @@ function createWorkers(options: {
     plans,
     handlers,
     orderSubscription: ORDER_SUBSCRIPTION,
-    deps: { publisher: broker, ledger, metrics, log, redis: redis.plain, events },
+    deps: { publisher: broker, ledger, metrics, log, redis: redis.plain, events, cancels },
     internal: [
       { subscription: DEAD_LETTER_SUBSCRIPTION, handle: (message) => recorder.record(message) },
       {

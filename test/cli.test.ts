@@ -5,6 +5,7 @@ import type { Output } from "../src/cli/output";
 import { runCommand } from "../src/cli/run-command";
 import { loadConfig } from "../src/config";
 import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
+import { writeTopologyFile } from "./helpers/service-process";
 
 let service: TestService | undefined;
 afterEach(async () => {
@@ -133,4 +134,34 @@ test("a mistyped option or an extra argument is a usage error (exit 2), before a
     expect({ argv, code: await runCommand(argv, config, output) }).toEqual({ argv, code: 2 });
     expect(output.stderr.join("\n")).toMatch(/unknown|unexpected/);
   }
+});
+
+describe("orders", () => {
+  test("orders cancel cancels an order as the API does; an unknown id exits 1; no id is a usage error", async () => {
+    service = await startTestService({ env: { ROLE: "api", LOG_LEVEL: "fatal" } });
+    const namespace = service.namespace;
+    const topology = await writeTopologyFile((config) => {
+      config.vhosts["/"].namespace = namespace;
+    });
+    try {
+      const config = loadConfig({
+        RASCAL_CONFIG: topology.path,
+        REDIS_KEY_PREFIX: service.keyPrefix,
+        LOG_LEVEL: "fatal",
+      });
+      const { id } = (await (await service.post(sampleOrder())).json()) as OrderJson;
+      const cancelled = captureOutput();
+      expect(await runCommand(["orders", "cancel", id], config, cancelled)).toBe(0);
+      expect(cancelled.stdout).toEqual([`cancelled ${id}`]);
+      expect((await service.waitForOrder(id, () => true)).status).toBe("cancelled");
+
+      const unknown = captureOutput();
+      expect(await runCommand(["orders", "cancel", crypto.randomUUID()], config, unknown)).toBe(1);
+      const usage = captureOutput();
+      expect(await runCommand(["orders", "cancel"], config, usage)).toBe(2);
+      expect(usage.stderr[0]).toBe("cancel needs an order id");
+    } finally {
+      topology.cleanup();
+    }
+  });
 });

@@ -54,7 +54,11 @@ function serve(which: Variant): void {
     const intake = {
       accept: async ({ order }: { order: CreateOrder }) => ({ kind: "accepted", order: accepted(order) }),
     };
-    registerOrderRoutes(app, intake as unknown as OrderIntake, {} as never);
+    registerOrderRoutes(app, {
+      intake: intake as unknown as OrderIntake,
+      store: {} as never,
+      cancellation: {} as never,
+    });
     fetch = app.fetch;
   } else {
     const app = new Hono();

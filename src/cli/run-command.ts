@@ -5,6 +5,7 @@ import { type Accepts, argumentProblem } from "./arguments";
 import { DEAD_LETTERS_USAGE, deadLettersCommand, refuseDeadLettersArguments } from "./dead-letters";
 import { healthcheck } from "./healthcheck";
 import { openDeadLetters } from "./open-dead-letters";
+import { ORDERS_USAGE, ordersCommand, refuseOrdersArguments } from "./orders";
 import type { Output } from "./output";
 import { printTopology } from "./topology";
 
@@ -13,6 +14,7 @@ export const USAGE = `usage: order-pipeline [command]
   topology print               the expanded rascal.json as Rascal receives it (credentials masked)
   healthcheck [--ready]        exit 0 if the service on PORT answers /healthz (/readyz) with 200
 ${DEAD_LETTERS_USAGE.replace(/^order-pipeline /, "").replace(/^/gm, "  ")}
+${ORDERS_USAGE.replace(/^order-pipeline /, "").replace(/^/gm, "  ")}
 Configuration comes from the same environment variables as the service.`;
 
 /** Runs `run` when `args` fit what the command takes; a usage error (exit 2) otherwise. */
@@ -59,6 +61,11 @@ export async function runCommand(argv: readonly string[], config: Config, output
       } finally {
         await opened.close();
       }
+    }
+    case "orders": {
+      const refused = refuseOrdersArguments(args, output);
+      if (refused !== undefined) return refused;
+      return ordersCommand(args, config, createLogger(config.LOG_LEVEL, pino.destination(2)), output);
     }
     case "help":
     case "--help":

@@ -69,10 +69,23 @@ export const createOrderSchema = z
 export type CreateOrder = z.infer<typeof createOrderSchema>;
 export type OrderItem = z.infer<typeof orderItemSchema>;
 
-export const ORDER_STATUSES = ["accepted", "processing", "retrying", "completed", "dead_lettered", "expired"] as const;
+export const ORDER_STATUSES = [
+  "accepted",
+  "processing",
+  "retrying",
+  "completed",
+  "dead_lettered",
+  "expired",
+  "cancelled",
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** The statuses an order ends in, each reached once (a replay re-opens a dead-lettered order). */
-export const TERMINAL_STATUSES = ["completed", "dead_lettered", "expired"] as const satisfies readonly OrderStatus[];
+export const TERMINAL_STATUSES = [
+  "completed",
+  "dead_lettered",
+  "expired",
+  "cancelled",
+] as const satisfies readonly OrderStatus[];
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 
 const historyEntrySchema = z.object({
@@ -97,6 +110,8 @@ export const orderResourceSchema = z
     error: z.object({ message: z.string(), permanent: z.boolean() }).optional(),
     nextRetryAt: z.string().optional(),
     callback: z.object({ status: z.string(), attempts: z.number().int() }).optional(),
+    /** A cancel arrived while a handler ran: the order ends cancelled if the handler throws. */
+    cancelRequested: z.boolean().optional(),
     callbackUrl: z.string().optional(),
   })
   .meta({ id: "Order" });

@@ -9,6 +9,7 @@ import { CONSUME_OUTCOMES, type ConsumeOutcome, type Metrics } from "../metrics"
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
 import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, retryWithBackoff, sleep } from "./backoff";
+import type { CancelSignals } from "./cancel-signals";
 import { type DeadLetterReason, DL_HEADERS, isPermanentReason } from "./dead-letter-reason";
 import { carriedHeaders } from "./message-headers";
 import type { OrderEvents } from "./order-events";
@@ -30,6 +31,8 @@ export interface ProcessorDeps {
   redis: Redis;
   /** Aborted on shutdown: waits end, handlers are told to stop early. */
   shutdown: AbortSignal;
+  /** Cancel requests for the orders whose handlers run here. */
+  cancels?: CancelSignals;
   /** Announces orders that reached a terminal status. */
   events: OrderEvents;
 }
@@ -109,6 +112,13 @@ export class MessageProcessor {
       return "ack";
     }
     if (claim.kind === "busy") return "requeue";
+    if (claim.kind === "cancelled") {
+      // Cancelled while an earlier run's process died: the order ended now, the message goes.
+      await this.deps.events.announce(orderId!, "cancelled", claim.transition, headers);
+      log().info({ outcome: "dropped", detail: "cancelled" }, "message dropped");
+      this.count("dropped");
+      return "ack";
+    }
 
     const attempt = claim.attempt;
     const attemptLog = this.log.child({ ...bindings, attempt });
@@ -157,15 +167,19 @@ export class MessageProcessor {
       Math.max(100, Math.floor(this.deps.ledger.leaseMs / 3)),
     );
 
+    // An order's handler also hears of a cancel request: its signal aborts then.
+    const cancel = ref.orderId ? this.deps.cancels?.watch(ref.orderId) : undefined;
+    const signal = cancel ? AbortSignal.any([this.deps.shutdown, cancel.signal]) : this.deps.shutdown;
     const started = performance.now();
     let result: unknown;
     let failure: unknown;
     try {
-      result = await this.handler(content, this.context(ref, attempt, message, headers, log));
+      result = await this.handler(content, this.context({ ref, attempt, message, headers, log, signal }));
     } catch (error) {
       failure = error ?? new Error("handler threw a non-error value");
     } finally {
       clearInterval(heartbeat);
+      cancel?.release();
     }
     const durationMs = performance.now() - started;
     this.deps.metrics.handlerDuration.observe({ subscription: this.plan.name }, durationMs / 1000);
@@ -190,6 +204,7 @@ export class MessageProcessor {
 
     const errorMessage = failure instanceof Error ? failure.message : String(failure);
     const outcomeLog = log.child({ durationMs: round(durationMs) });
+    if (cancel?.signal.aborted) return this.endCancelled({ ref, error: errorMessage, headers, log: outcomeLog });
     if (isPermanent(failure))
       return this.deadLetter({
         message,
@@ -307,13 +322,35 @@ export class MessageProcessor {
     return "ack";
   }
 
-  private context(
-    ref: MessageRef,
-    attempt: number,
-    message: IncomingMessage,
-    headers: Record<string, string>,
-    log: Logger,
-  ): HandlerContext {
+  /** A handler that threw after its order's cancel was requested: the order ends cancelled, nothing is retried. */
+  private async endCancelled(options: {
+    ref: MessageRef;
+    error: string;
+    headers: Record<string, string>;
+    log: Logger;
+  }): Promise<Settlement> {
+    const { ref, headers, log } = options;
+    const detail = `cancelled while its handler ran (it threw: ${options.error.slice(0, 200)})`;
+    const recorded = await this.record(
+      () => this.deps.ledger.finish(ref, "cancelled", now(), { nextRetryAt: "" }, detail),
+      log,
+    );
+    if (recorded === undefined) return "requeue";
+    await this.deps.events.announce(ref.orderId!, "cancelled", recorded, headers);
+    log.info({ outcome: "dropped", detail: "cancelled" }, "message dropped: its order was cancelled");
+    this.count("dropped");
+    return "ack";
+  }
+
+  private context(options: {
+    ref: MessageRef;
+    attempt: number;
+    message: IncomingMessage;
+    headers: Record<string, string>;
+    log: Logger;
+    signal: AbortSignal;
+  }): HandlerContext {
+    const { ref, attempt, message, headers, log, signal } = options;
     let published = 0;
     return {
       messageId: ref.messageId,
@@ -324,7 +361,7 @@ export class MessageProcessor {
       subscription: this.plan.name,
       orderId: ref.orderId ?? headers["x-order-id"],
       redis: this.deps.redis,
-      signal: this.deps.shutdown,
+      signal,
       publish: async (publication, payload, options) => {
         // A name rascal.json does not declare fails the same on every retry.
         if (!this.deps.publisher.declares(publication)) {

@@ -9,6 +9,7 @@ export const EVENT_PUBLICATIONS: Record<TerminalStatus, string> = {
   completed: "order_completed",
   dead_lettered: "order_dead_lettered",
   expired: "order_expired",
+  cancelled: "order_cancelled",
 };
 
 /**

@@ -6,6 +6,8 @@ import { historyEntry, type Transition, toTransition } from "./transition";
 
 export type ClaimResult =
   | { kind: "run"; attempt: number }
+  /** Its cancel was requested while an earlier run's process died: the order ended cancelled now. */
+  | { kind: "cancelled"; transition: Transition }
   | { kind: "duplicate"; detail: string }
   | { kind: "busy"; holder: string }
   | { kind: "dropped"; detail: string };
@@ -16,7 +18,7 @@ const ALIVE_TTL_MS = 5000;
 export const DEFAULT_LEASE_MS = 30_000;
 const ALIVE_REFRESH_MS = 1000;
 
-export type FinishOutcome = "completed" | "retrying" | "dead_lettered";
+export type FinishOutcome = "completed" | "retrying" | "dead_lettered" | "cancelled";
 
 export interface MessageRef {
   subscription: string;
@@ -85,7 +87,7 @@ export class MessageLedger {
   }
 
   async claim(ref: MessageRef, now: string): Promise<ClaimResult> {
-    const [kind, detail] = (await runScript(this.redis, "ledgerClaim", CLAIM, this.keysOf(ref), [
+    const [kind, detail, doc] = (await runScript(this.redis, "ledgerClaim", CLAIM, this.keysOf(ref), [
       ref.owner ?? "-",
       now,
       ref.orderId ? "1" : "0",
@@ -93,7 +95,8 @@ export class MessageLedger {
       historyEntry("processing", now),
       RETENTION_MS,
       this.alivePrefix,
-    ])) as [string, string];
+      historyEntry("cancelled", now, "cancel requested while its handler ran"),
+    ])) as [string, string, string?];
     switch (kind) {
       case "run":
         this.held.set(ref.owner ?? "-", ref);
@@ -103,6 +106,8 @@ export class MessageLedger {
         return { kind, detail };
       case "busy":
         return { kind, holder: detail };
+      case "cancelled":
+        return { kind, transition: { transitioned: true, order: { historyLength: Number(detail), doc: doc! } } };
       default:
         throw new Error(`unexpected claim answer ${kind}`);
     }

@@ -5,6 +5,7 @@ import { orderTotal } from "../domain/order";
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
 import { runScript } from "./run-script";
 import {
+  CANCEL_ORDER,
   CONFIRM_ORDER,
   CREATE_ORDER,
   EXPIRE_ORDER,
@@ -172,6 +173,33 @@ export class OrderStore {
   }
 
   /**
+   * Cancels an order (see CANCEL_ORDER): `cancelled` with its transition when it ended now,
+   * `requested` when a handler runs it (`subscription` is the one whose messages are orders).
+   */
+  async cancel(orderId: string, subscription: string, now: string): Promise<CancelResult> {
+    const answer = (await runScript(
+      this.redis,
+      "orderCancel",
+      CANCEL_ORDER,
+      [keys.order(orderId), keys.history(orderId), keys.lease(subscription, orderId)],
+      [now, historyEntry("cancelled", now), RETENTION_MS, `${this.redis.options.keyPrefix ?? ""}${keys.alive("")}`],
+    )) as [string, string?, string?];
+    const [kind, detail, doc] = answer;
+    switch (kind) {
+      case "cancelled":
+        return { kind, transition: { transitioned: true, order: { historyLength: Number(detail), doc: doc! } } };
+      case "conflict":
+        return { kind, status: detail as OrderStatus };
+      case "requested":
+      case "already":
+      case "unknown":
+        return { kind };
+      default:
+        throw new Error(`unexpected cancel answer ${kind}`);
+    }
+  }
+
+  /**
    * Ends an unfinished order `expired`, unless a replay re-opened it after this timeout was
    * scheduled (`replayedAt`: the replay this timeout belongs to, none for acceptance's).
    */
@@ -186,6 +214,11 @@ export class OrderStore {
     return toTransition(answer);
   }
 }
+
+export type CancelResult =
+  | { kind: "cancelled"; transition: Transition }
+  | { kind: "requested" | "already" | "unknown" }
+  | { kind: "conflict"; status: OrderStatus };
 
 export function acceptedResource(orderId: string, doc: OrderDocument, createdAt: string): OrderResource {
   return {
@@ -214,6 +247,7 @@ function toResource(orderId: string, hash: Record<string, string>, history: stri
   if (hash.error !== undefined) resource.error = JSON.parse(hash.error);
   if (hash.nextRetryAt !== undefined) resource.nextRetryAt = hash.nextRetryAt;
   if (hash.callback !== undefined) resource.callback = JSON.parse(hash.callback);
+  if (hash.cancelRequested === "1" && hash.status === "processing") resource.cancelRequested = true;
   return resource;
 }
 

@@ -113,8 +113,10 @@ return 'rejected'
 
 /**
  * KEYS: msg, lease, order, history · ARGV: owner, now, track, leaseMs, entry, retentionMs,
- * alive-key prefix. A claim held by a process whose alive key expired (it crashed) is taken
- * over at once instead of waiting out the lease.
+ * alive-key prefix, cancelled entry. A claim held by a process whose alive key expired (it
+ * crashed) is taken over at once instead of waiting out the lease. A cancelled order's message
+ * is dropped; one whose cancel was requested while a handler ran (that handler's process died
+ * before it reported back) ends cancelled now: `{'cancelled', history length, doc}`.
  */
 export const CLAIM = `
 ${TERMINAL}
@@ -129,8 +131,16 @@ local status
 if ARGV[3] == '1' then
   status = redis.call('HGET', KEYS[3], 'status')
   if not status then return {'dropped', 'unknown order'} end
-  if status == 'expired' then return {'dropped', 'expired'} end
+  if status == 'expired' or status == 'cancelled' then return {'dropped', status} end
   if terminal[status] then return {'duplicate', status} end
+  if redis.call('HGET', KEYS[3], 'cancelRequested') == '1' then
+    redis.call('HSET', KEYS[3], 'status', 'cancelled', 'updatedAt', ARGV[2])
+    redis.call('HDEL', KEYS[3], 'nextRetryAt', 'cancelRequested')
+    local length = redis.call('RPUSH', KEYS[4], ARGV[8])
+    redis.call('PEXPIRE', KEYS[3], ARGV[6])
+    redis.call('PEXPIRE', KEYS[4], ARGV[6])
+    return {'cancelled', tostring(length), redis.call('HGET', KEYS[3], 'doc')}
+  end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -191,6 +201,7 @@ redis.call('HSET', KEYS[3], unpack(set))
 if #removed > 0 then redis.call('HDEL', KEYS[3], unpack(removed)) end
 local length = redis.call('RPUSH', KEYS[4], ARGV[5])
 if terminal[outcome] then
+  redis.call('HDEL', KEYS[3], 'cancelRequested')
   redis.call('PEXPIRE', KEYS[3], ARGV[6])
   redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
@@ -237,4 +248,34 @@ export const SET_CALLBACK_STATE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'callback', ARGV[1])
 return 1
+`;
+
+/**
+ * KEYS: order, history, lease of the order's message · ARGV: now, entry, retentionMs,
+ * alive-key prefix · cancels an order. One that no handler is running for ends `cancelled`
+ * now (`{'cancelled', history length, doc}`: its queued or retrying message is dropped when it
+ * arrives). While a live process holds the message's lease only `cancelRequested` is set
+ * (`{'requested'}`): that handler is told, and the order ends when it settles. A cancelled
+ * order answers `{'already'}`, another terminal one `{'conflict', status}`, none `{'unknown'}`.
+ */
+export const CANCEL_ORDER = `
+${TERMINAL}
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return {'unknown'} end
+if status == 'cancelled' then return {'already'} end
+if terminal[status] then return {'conflict', status} end
+if status == 'processing' then
+  local holder = redis.call('GET', KEYS[3])
+  local process = holder and string.match(holder, '^(.*):%d+$')
+  if process and redis.call('EXISTS', ARGV[4] .. process) == 1 then
+    redis.call('HSET', KEYS[1], 'cancelRequested', '1', 'updatedAt', ARGV[1])
+    return {'requested'}
+  end
+end
+redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updatedAt', ARGV[1])
+redis.call('HDEL', KEYS[1], 'nextRetryAt', 'cancelRequested')
+local length = redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {'cancelled', tostring(length), redis.call('HGET', KEYS[1], 'doc')}
 `;

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type CreateOrder, createOrderSchema, type OrderResource } from "../../domain/order";
+import type { OrderCancellation } from "../../intake/order-cancellation";
 import type { IntakeRequest, IntakeResult, OrderIntake } from "../../intake/order-intake";
 import type { Logger } from "../../log";
 import type { OrderStore } from "../../store/order-store";
@@ -7,7 +8,7 @@ import type { AppEnv } from "../app-env";
 import { jsonBody } from "../middleware/json-body";
 import { fieldErrors, ProblemError } from "../problem";
 import { validTraceparent } from "../traceparent";
-import { createOrderBatchRoute, createOrderRoute, getOrderRoute } from "./orders.routes";
+import { cancelOrderRoute, createOrderBatchRoute, createOrderRoute, getOrderRoute } from "./orders.routes";
 
 export const MAX_ORDER_BYTES = 64 * 1024;
 /** A batch's body: 100 orders, each well below its own limit in practice (the server takes 1 MiB). */
@@ -22,8 +23,15 @@ export function unavailable(detail: string): ProblemError {
   return new ProblemError(503, detail, { headers: { "Retry-After": RETRY_AFTER_SECONDS } });
 }
 
-/** POST /orders and GET /orders/{id}: served by the api and all roles. */
-export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntake, store: OrderStore): void {
+export interface OrderRoutesOptions {
+  intake: OrderIntake;
+  store: OrderStore;
+  cancellation: OrderCancellation;
+}
+
+/** POST /orders, /orders/batch, /orders/{id}/cancel and GET /orders/{id}: served by the api and all roles. */
+export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, options: OrderRoutesOptions): void {
+  const { intake, store, cancellation } = options;
   // Before the route's validators: 415, 413 and 400 come before any 422.
   app.openapi({ ...createOrderRoute, middleware: [jsonBody(MAX_ORDER_BYTES)] }, async (c) => {
     if (c.get("draining")) throw unavailable("the service is shutting down");
@@ -65,6 +73,22 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, intake: OrderIntak
       }),
     );
     return c.json({ items }, 200);
+  });
+
+  app.openapi(cancelOrderRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!UUID.test(id)) throw new ProblemError(404, "no order with this id");
+    let outcome: Awaited<ReturnType<OrderCancellation["cancel"]>>;
+    try {
+      const headers: Record<string, string> = { "x-request-id": c.get("requestId"), "x-order-id": id };
+      outcome = await cancellation.cancel(id, headers);
+    } catch (error) {
+      c.get("log").error({ err: error }, "order cancel failed");
+      throw unavailable("the order store is unavailable");
+    }
+    if (outcome.kind === "unknown") throw new ProblemError(404, "no order with this id");
+    if (outcome.kind === "conflict") throw new ProblemError(409, `the order already ended ${outcome.status}`);
+    return c.json(outcome.order, 202);
   });
 
   app.openapi(getOrderRoute, async (c) => {

@@ -124,3 +124,29 @@ export const createOrderBatchRoute = createRoute({
     503: problem("The service is shutting down; retry after Retry-After seconds", { retryAfter: true }),
   },
 });
+
+export const cancelOrderRoute = createRoute({
+  method: "post",
+  path: "/orders/{id}/cancel",
+  operationId: "cancelOrder",
+  summary: "Cancel an order",
+  security: [],
+  description:
+    "An order no handler is running for becomes `cancelled` at once and is never run again. If a handler " +
+    "is running, the answer has `cancelRequested: true`, the handler's `ctx.signal` aborts, and the order " +
+    "ends `cancelled` when the handler throws, or `completed` if it returns anyway. Cancelling a cancelled " +
+    "order answers 202 again.",
+  request: {
+    params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+  },
+  responses: {
+    202: {
+      description: "Cancelled, or cancel requested (`cancelRequested: true`)",
+      headers: responseHeaders(),
+      content: { "application/json": { schema: orderResourceSchema } },
+    },
+    404: problem("No such order"),
+    409: problem("The order already ended completed, dead-lettered or expired"),
+    503: problem("Redis is unavailable", { retryAfter: true }),
+  },
+});

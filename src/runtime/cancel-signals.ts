@@ -1,0 +1,68 @@
+import type Redis from "ioredis";
+import type { Logger } from "../log";
+
+/**
+ * The Redis channel that carries cancel requests from the intake to the workers. ioredis does
+ * not prefix channels as it does keys, so the key prefix is part of the name: deployments that
+ * share a Redis under different prefixes do not hear each other.
+ */
+export function cancelChannel(keyPrefix: string | undefined): string {
+  return `${keyPrefix ?? ""}order-cancel`;
+}
+
+/** Why a handler's `ctx.signal` aborted on a cancel request. */
+export class CancelRequested extends Error {
+  override name = "CancelRequested";
+}
+
+/**
+ * Tells the handlers running in this process that their order was cancelled: the intake
+ * publishes the order id on the cancel channel, and the watch of a running order aborts. A
+ * request missed while Redis was unreachable still takes effect when the message comes back
+ * (a retry, a redelivery): the claim finds it and ends the order cancelled.
+ */
+export class CancelSignals {
+  private readonly running = new Map<string, Set<AbortController>>();
+  private readonly subscriber: Redis;
+
+  constructor(private readonly options: { redis: Redis; channel: string; log: Logger }) {
+    // A connection in subscriber mode can do nothing else.
+    this.subscriber = options.redis.duplicate({ enableAutoPipelining: false });
+    this.subscriber.on("error", (error: Error) =>
+      options.log.debug({ err: error.message }, "redis error (cancel channel)"),
+    );
+    this.subscriber.on("message", (channel: string, orderId: string) => {
+      if (channel !== options.channel) return;
+      for (const controller of this.running.get(orderId) ?? [])
+        controller.abort(new CancelRequested("order cancelled"));
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.subscriber.status !== "ready") await this.subscriber.connect();
+    await this.subscriber.subscribe(this.options.channel);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.race([this.subscriber.quit().catch(() => undefined), Bun.sleep(1000)]);
+    this.subscriber.disconnect();
+  }
+
+  /** A signal that aborts when a cancel of this order is requested; `release` once the handler settled. */
+  watch(orderId: string): { signal: AbortSignal; release(): void } {
+    const controller = new AbortController();
+    let watching = this.running.get(orderId);
+    if (!watching) {
+      watching = new Set();
+      this.running.set(orderId, watching);
+    }
+    watching.add(controller);
+    return {
+      signal: controller.signal,
+      release: () => {
+        watching.delete(controller);
+        if (watching.size === 0 && this.running.get(orderId) === watching) this.running.delete(orderId);
+      },
+    };
+  }
+}
