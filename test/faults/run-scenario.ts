@@ -1,4 +1,5 @@
 import type Redis from "ioredis";
+import { TERMINAL_STATUSES } from "../../src/domain/order";
 import type { Cluster, Role } from "./cluster";
 import { Load, type Outcome } from "./load";
 import type { Scenario } from "./scenarios";
@@ -120,7 +121,7 @@ export async function runScenario(
     slowest503Ms: Math.round(Math.max(0, ...unavailable.map((outcome) => outcome.ms))),
     completed: facts.filter((order) => order.status === "completed").length,
     lost: facts.filter(
-      (order) => order.status === undefined || !["completed", "dead_lettered", "expired"].includes(order.status),
+      (order) => order.status === undefined || !(TERMINAL_STATUSES as readonly string[]).includes(order.status),
     ).length,
     deadLettered: facts.filter((order) => order.status === "dead_lettered").length,
     doubleCompletions: facts.filter((order) => order.terminalEntries > 1 || (order.effects > 1 && !rerun(order)))

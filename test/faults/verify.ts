@@ -1,7 +1,8 @@
 import type Redis from "ioredis";
+import { TERMINAL_STATUSES } from "../../src/domain/order";
 import type { PrivateRabbitMQ, QueueDepth } from "../helpers/private-rabbitmq";
 
-const TERMINAL = new Set(["completed", "dead_lettered", "expired"]);
+const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 /** Delay queues hold messages by design (retry tiers, order timeouts): not part of "drained". */
 const HOLDING_QUEUE = /\.retry\.\d+ms$|^orders\.timeout\.\d+ms$/;
 
