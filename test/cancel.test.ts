@@ -98,7 +98,7 @@ test("a running handler that honours ctx.signal ends the order cancelled, with i
   }
 });
 
-test("a running handler that ignores the signal and returns ends completed; a completed order cannot be cancelled", async () => {
+test("a running handler that ignores the signal ends completed; a completed order cannot be cancelled", async () => {
   const service = await start({ transform: useOrderHandler("wait-for-cancel") });
   const { id } = (await (await service.post({ ...sampleOrder(), customerId: "ignore-cancel" })).json()) as OrderJson;
   await until("the handler runs", async () => (await service.testRedis.get(`runs:${id}`)) === "1");
