@@ -110,3 +110,18 @@ test("a running handler that ignores the signal ends completed; a completed orde
   await expectProblem(await cancel(service, crypto.randomUUID()), 404);
   await expectProblem(await cancel(service, "not-an-id"), 404);
 });
+
+test("a cancel requested while its handler's process died takes effect when the message comes back", async () => {
+  const service = await start({ transform: useOrderHandler("count-runs") });
+  const { OrderStore } = await import("../src/store/order-store");
+  const orderId = Bun.randomUUIDv7();
+  const store = new OrderStore(service.redis);
+  await store.create(orderId, OrderStore.document(sampleOrder()), new Date().toISOString());
+  // What a process that died mid-handler leaves after a cancel request reached it.
+  await service.testRedis.hset(`order:${orderId}`, "status", "processing", "cancelRequested", "1");
+  const message = { orderId, customerId: "c-1", items: [{ sku: "A", quantity: 1, unitPrice: 1 }], currency: "USD" };
+  await service.broker.publish("order_created", message, { messageId: orderId });
+  const order = await service.waitForOrder(orderId, (current) => current.status === "cancelled");
+  expect(order.history.at(-1)?.status).toBe("cancelled");
+  expect(await service.testRedis.get(`runs:${orderId}`)).toBeNull();
+});

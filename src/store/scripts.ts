@@ -7,6 +7,20 @@
 
 import { TERMINAL_STATUSES } from "../domain/order";
 
+/**
+ * Ends an order `cancelled` now: KEYS order and history, the history entry, and how long the
+ * finished order is kept. Returns what a transition answers: {'cancelled', history length, doc}.
+ */
+const CANCEL_NOW = `
+local function cancelNow(order, history, now, entry, retentionMs)
+  redis.call('HSET', order, 'status', 'cancelled', 'updatedAt', now)
+  redis.call('HDEL', order, 'nextRetryAt', 'cancelRequested')
+  local length = redis.call('RPUSH', history, entry)
+  redis.call('PEXPIRE', order, retentionMs)
+  redis.call('PEXPIRE', history, retentionMs)
+  return {'cancelled', tostring(length), redis.call('HGET', order, 'doc')}
+end`;
+
 const TERMINAL = `local terminal = { ${TERMINAL_STATUSES.map((status) => `${status} = true`).join(", ")} }`;
 
 /**
@@ -120,6 +134,7 @@ return 'rejected'
  */
 export const CLAIM = `
 ${TERMINAL}
+${CANCEL_NOW}
 local done = redis.call('HGET', KEYS[1], 'done')
 if done then return {'duplicate', done} end
 local holder = redis.call('GET', KEYS[2])
@@ -134,12 +149,7 @@ if ARGV[3] == '1' then
   if status == 'expired' or status == 'cancelled' then return {'dropped', status} end
   if terminal[status] then return {'duplicate', status} end
   if redis.call('HGET', KEYS[3], 'cancelRequested') == '1' then
-    redis.call('HSET', KEYS[3], 'status', 'cancelled', 'updatedAt', ARGV[2])
-    redis.call('HDEL', KEYS[3], 'nextRetryAt', 'cancelRequested')
-    local length = redis.call('RPUSH', KEYS[4], ARGV[8])
-    redis.call('PEXPIRE', KEYS[3], ARGV[6])
-    redis.call('PEXPIRE', KEYS[4], ARGV[6])
-    return {'cancelled', tostring(length), redis.call('HGET', KEYS[3], 'doc')}
+    return cancelNow(KEYS[3], KEYS[4], ARGV[2], ARGV[8], ARGV[6])
   end
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
@@ -260,6 +270,7 @@ return 1
  */
 export const CANCEL_ORDER = `
 ${TERMINAL}
+${CANCEL_NOW}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'unknown'} end
 if status == 'cancelled' then return {'already'} end
@@ -272,10 +283,5 @@ if status == 'processing' then
     return {'requested'}
   end
 end
-redis.call('HSET', KEYS[1], 'status', 'cancelled', 'updatedAt', ARGV[1])
-redis.call('HDEL', KEYS[1], 'nextRetryAt', 'cancelRequested')
-local length = redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return {'cancelled', tostring(length), redis.call('HGET', KEYS[1], 'doc')}
+return cancelNow(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `;
