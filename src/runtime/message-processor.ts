@@ -169,7 +169,7 @@ export class MessageProcessor {
 
     // An order's handler also hears of a cancel request: its signal aborts then.
     const cancel = ref.orderId ? this.deps.cancels?.watch(ref.orderId) : undefined;
-    const signal = cancel ? AbortSignal.any([this.deps.shutdown, cancel.signal]) : this.deps.shutdown;
+    const signal = cancel?.signal ?? this.deps.shutdown;
     const started = performance.now();
     let result: unknown;
     let failure: unknown;
@@ -204,7 +204,7 @@ export class MessageProcessor {
 
     const errorMessage = failure instanceof Error ? failure.message : String(failure);
     const outcomeLog = log.child({ durationMs: round(durationMs) });
-    if (cancel?.signal.aborted) return this.endCancelled({ ref, error: errorMessage, headers, log: outcomeLog });
+    if (cancel?.cancelled()) return this.endCancelled({ ref, error: errorMessage, headers, log: outcomeLog });
     if (isPermanent(failure))
       return this.deadLetter({
         message,

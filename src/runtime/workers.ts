@@ -85,6 +85,8 @@ export class Workers {
     await Promise.race([Promise.allSettled([...this.inFlight]), sleep(remainingMs)]);
     const unfinished = this.inFlight.size;
     this.abort.abort();
+    // Order handlers' signals are their own (they also abort on a cancel): tell them too.
+    deps.cancels?.abortAll(new Error("the service is shutting down"));
     if (unfinished > 0) {
       log.warn({ unfinished }, "shutdown timeout: unfinished messages return to their queues");
       await Promise.race([Promise.allSettled([...this.inFlight]), sleep(ABORT_GRACE_MS)]);
