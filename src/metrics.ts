@@ -63,6 +63,12 @@ export function createMetrics() {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    handlerTimeouts: new Counter({
+      name: "handler_timeouts_total",
+      help: "Handler attempts that ran past their subscription's pipeline.timeouts entry",
+      labelNames: ["subscription"] as const,
+      registers: [registry],
+    }),
     queueMessages: new Gauge({
       name: "queue_messages",
       help: "Messages ready in each queue, as last read from the broker",

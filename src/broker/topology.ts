@@ -29,6 +29,8 @@ export interface SubscriptionPlan {
   queue: string;
   vhost: string;
   retry: RetryLadder;
+  /** `pipeline.timeouts.<subscription>`: an attempt still running then fails (see MessageProcessor). */
+  timeoutMs?: number;
 }
 
 export interface Topology {
@@ -60,8 +62,10 @@ const pipelineSchema = z
     retries: z.record(z.string(), retrySchema).default({}),
     /** Ladder for handler subscriptions without their own entry in `retries`. */
     defaultRetry: retrySchema.default({ delays: [1000, 5000, 30000] }),
+    /** Milliseconds an attempt of a subscription's handler may run. */
+    timeouts: z.record(z.string(), z.number().int().min(1).max(86_400_000)).default({}),
   })
-  .default({ retries: {}, defaultRetry: { delays: [1000, 5000, 30000] } });
+  .default({ retries: {}, defaultRetry: { delays: [1000, 5000, 30000] }, timeouts: {} });
 
 /** The subscription keys the runtime's consumers honour; Rascal knows more, which would be ignored. */
 const SUBSCRIPTION_KEYS = ["vhost", "queue", "handler", "prefetch", "contentType", "options"];
@@ -170,8 +174,10 @@ export function expandTopology(config: RascalConfig, source: string, options: To
   const orderSubscription = config.subscriptions[ORDER_SUBSCRIPTION];
   if (!isObject(orderSubscription)) fail(`subscriptions.${ORDER_SUBSCRIPTION}`, "is required: it consumes the orders");
 
-  for (const name of Object.keys(pipeline.retries)) {
-    if (!config.subscriptions[name]) fail(`pipeline.retries.${name}`, "names no subscription in subscriptions");
+  for (const section of ["retries", "timeouts"] as const) {
+    for (const name of Object.keys(pipeline[section])) {
+      if (!config.subscriptions[name]) fail(`pipeline.${section}.${name}`, "names no subscription in subscriptions");
+    }
   }
 
   const handlerSubscriptions: SubscriptionPlan[] = [];
@@ -201,7 +207,15 @@ export function expandTopology(config: RascalConfig, source: string, options: To
     );
     // Manual acknowledgement is what makes at-least-once possible; Rascal's default is manual too.
     subscription.vhost = vhost;
-    handlerSubscriptions.push({ name, handler: handler as string, queue: queue as string, vhost, retry });
+    const timeoutMs = pipeline.timeouts[name];
+    handlerSubscriptions.push({
+      name,
+      handler: handler as string,
+      queue: queue as string,
+      vhost,
+      retry,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    });
   }
 
   const orderVhost = handlerSubscriptions.find((plan) => plan.name === ORDER_SUBSCRIPTION)!.vhost;

@@ -2,11 +2,25 @@ import type { Config } from "../config";
 import { configuredTopology } from "./configured-topology";
 import type { Output } from "./output";
 
-/** `topology print`: the expanded Rascal config (retry ladders included), without credentials. */
+/**
+ * `topology print`: the expanded Rascal config (retry ladders included), without credentials,
+ * and under `pipeline` what the runtime does per handler subscription (ladder, timeout).
+ */
 export function printTopology(config: Config, output: Output): number {
   const topology = configuredTopology(config);
   output.err(`topology from ${topology.source}`);
-  output.out(JSON.stringify(redactCredentials(topology.rascal), null, 2));
+  const pipeline = Object.fromEntries(
+    topology.handlerSubscriptions.map((plan) => [
+      plan.name,
+      {
+        handler: plan.handler,
+        retryDelaysMs: plan.retry.delays,
+        maxAttempts: plan.retry.maxAttempts,
+        ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
+      },
+    ]),
+  );
+  output.out(JSON.stringify(redactCredentials({ ...topology.rascal, pipeline }), null, 2));
   return 0;
 }
 

@@ -62,7 +62,7 @@ export class CancelSignals {
    * settled. One controller per run, rather than AbortSignal.any over the shutdown signal,
    * which costs several times as much per message and leaves a listener on that signal each.
    */
-  watch(orderId: string): { signal: AbortSignal; cancelled(): boolean; release(): void } {
+  watch(orderId: string): { signal: AbortSignal; cancelled(): boolean; abort(reason: Error): void; release(): void } {
     const controller = new AbortController();
     if (this.shutdownReason) controller.abort(this.shutdownReason);
     let watching = this.running.get(orderId);
@@ -74,6 +74,8 @@ export class CancelSignals {
     return {
       signal: controller.signal,
       cancelled: () => controller.signal.reason instanceof CancelRequested,
+      /** Aborts this run alone (its attempt timed out). */
+      abort: (reason) => controller.abort(reason),
       release: () => {
         watching.delete(controller);
         if (watching.size === 0 && this.running.get(orderId) === watching) this.running.delete(orderId);

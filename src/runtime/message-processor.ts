@@ -167,19 +167,45 @@ export class MessageProcessor {
       Math.max(100, Math.floor(this.deps.ledger.leaseMs / 3)),
     );
 
-    // An order's handler also hears of a cancel request: its signal aborts then.
+    // An order's handler also hears of a cancel request: its signal aborts then. A subscription
+    // with a timeout needs a signal of the run's own to abort when it runs out.
     const cancel = ref.orderId ? this.deps.cancels?.watch(ref.orderId) : undefined;
-    const signal = cancel?.signal ?? this.deps.shutdown;
-    const started = performance.now();
-    let result: unknown;
-    let failure: unknown;
-    try {
-      result = await this.handler(content, this.context({ ref, attempt, message, headers, log, signal }));
-    } catch (error) {
-      failure = error ?? new Error("handler threw a non-error value");
-    } finally {
+    const timeoutMs = this.plan.timeoutMs;
+    const own = !cancel && timeoutMs !== undefined ? followShutdown(this.deps.shutdown) : undefined;
+    const signal = cancel?.signal ?? own?.signal ?? this.deps.shutdown;
+    const done = () => {
       clearInterval(heartbeat);
       cancel?.release();
+      own?.release();
+    };
+    const started = performance.now();
+    const running = Promise.resolve()
+      .then(() => this.handler(content, this.context({ ref, attempt, message, headers, log, signal })))
+      .then(
+        (value): Settled => ({ value }),
+        (error: unknown): Settled => ({ error: error ?? new Error("handler threw a non-error value") }),
+      );
+    const settled = timeoutMs === undefined ? await running : await withTimeout(running, timeoutMs);
+    let result: unknown;
+    let failure: unknown;
+    // The attempt's own claim, or, once it timed out, a stand-in that leaves the claim held.
+    let finishRef = ref;
+    if (settled === TIMED_OUT) {
+      failure = new Error(`handler timed out after ${timeoutMs} ms`);
+      (cancel ?? own)?.abort(failure as Error);
+      this.deps.metrics.handlerTimeouts.inc({ subscription: this.plan.name });
+      // The attempt is over but its handler is not: the claim stays held, and its heartbeat
+      // going, until the handler settles in this process, so that the retry cannot start the
+      // message a second time meanwhile (it waits as for a message running elsewhere).
+      finishRef = { ...ref, owner: undefined };
+      void running.then(() => {
+        done();
+        return this.deps.ledger.release(ref).catch(() => {});
+      });
+    } else {
+      done();
+      if ("error" in settled) failure = settled.error;
+      else result = settled.value;
     }
     const durationMs = performance.now() - started;
     this.deps.metrics.handlerDuration.observe({ subscription: this.plan.name }, durationMs / 1000);
@@ -208,7 +234,7 @@ export class MessageProcessor {
     if (isPermanent(failure))
       return this.deadLetter({
         message,
-        ref,
+        ref: finishRef,
         reason: "permanent",
         error: errorMessage,
         attempts: attempt,
@@ -218,7 +244,7 @@ export class MessageProcessor {
     if (attempt >= this.plan.retry.maxAttempts)
       return this.deadLetter({
         message,
-        ref,
+        ref: finishRef,
         reason: "max_attempts",
         error: errorMessage,
         attempts: attempt,
@@ -227,7 +253,7 @@ export class MessageProcessor {
       });
     return this.retry({
       message,
-      ref,
+      ref: finishRef,
       attempt,
       error: errorMessage,
       headers,
@@ -439,4 +465,33 @@ export class MessageProcessor {
 }
 
 const now = () => new Date().toISOString();
+
+type Settled = { value: unknown } | { error: unknown };
+const TIMED_OUT = Symbol("timed out");
+
+/** `running`'s outcome, or TIMED_OUT when it takes longer than `timeoutMs`. */
+async function withTimeout(running: Promise<Settled>, timeoutMs: number): Promise<Settled | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
+  });
+  try {
+    return await Promise.race([running, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A signal of a run's own that also aborts on shutdown; `release` drops its shutdown listener. */
+function followShutdown(shutdown: AbortSignal): { signal: AbortSignal; abort(reason: Error): void; release(): void } {
+  const controller = new AbortController();
+  const onShutdown = () => controller.abort(shutdown.reason);
+  if (shutdown.aborted) onShutdown();
+  else shutdown.addEventListener("abort", onShutdown, { once: true });
+  return {
+    signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
+    release: () => shutdown.removeEventListener("abort", onShutdown),
+  };
+}
 const round = (ms: number) => Math.round(ms * 10) / 10;
