@@ -12,7 +12,7 @@ afterEach(async () => {
   service = undefined;
 });
 
-test("an attempt past pipeline.timeouts fails, is retried with attempts counted, never overlaps itself, and dead-letters at the end", async () => {
+test("an attempt past its timeout fails, is retried and counted, never overlaps itself, dead-letters", async () => {
   service = await startTestService({
     transform: (config) => {
       useOrderHandler("slow-attempt", { delays: [50], maxAttempts: 3 })(config);
