@@ -180,7 +180,13 @@ describe("rascal.json", () => {
     });
     expect(queues["orders.process.retry.5000ms"].options.arguments["x-message-ttl"]).toBe(5000);
     expect(queues["orders.process.retry.30000ms"].options.arguments["x-message-ttl"]).toBe(30000);
-    expect(printed.pipeline).toBeUndefined();
+    // rascal.json's own pipeline section is expanded, not passed on: what shows is the runtime's view.
+    expect(printed.pipeline.retries).toBeUndefined();
+    expect(printed.pipeline.process_order).toEqual({
+      handler: "process-order",
+      retryDelaysMs: [1000, 5000, 30000],
+      maxAttempts: 4,
+    });
     expect(result.stdout).not.toContain("guest:guest");
   });
 
