@@ -1,6 +1,7 @@
 import { Broker } from "../broker/broker";
 import { ORDER_SUBSCRIPTION } from "../broker/topology";
 import type { Config } from "../config";
+import { isOrderId } from "../domain/order";
 import { OrderCancellation } from "../intake/order-cancellation";
 import type { Logger } from "../log";
 import { cancelChannel } from "../runtime/cancel-signals";
@@ -13,8 +14,6 @@ import type { Output } from "./output";
 
 export const ORDERS_USAGE = `order-pipeline orders <command>
   cancel <id>       cancel an order (as POST /orders/{id}/cancel)`;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Exit code 2 with the problem and the usage when `orders <args>` is not a valid command line. */
 export function refuseOrdersArguments(args: readonly string[], output: Output): number | undefined {
@@ -42,7 +41,7 @@ export async function ordersCommand(
   output: Output,
 ): Promise<number> {
   const orderId = args[1]!;
-  if (!UUID.test(orderId)) {
+  if (!isOrderId(orderId)) {
     output.err(`no order with id ${orderId}`);
     return 1;
   }

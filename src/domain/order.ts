@@ -119,6 +119,11 @@ export const orderResourceSchema = z
 export type OrderResource = z.infer<typeof orderResourceSchema>;
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
+/** Order ids are UUIDs (v7, lower-case): anything else names no order and never reaches Redis. */
+export function isOrderId(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+}
+
 /** The message published for each accepted order: what a handler receives. */
 export interface OrderMessage {
   orderId: string;

@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import type { Logger } from "../log";
+import { closeRedis } from "../store/redis";
 
 /**
  * The Redis channel that carries cancel requests from the intake to the workers. ioredis does
@@ -52,8 +53,7 @@ export class CancelSignals {
   }
 
   async stop(): Promise<void> {
-    await Promise.race([this.subscriber.quit().catch(() => undefined), Bun.sleep(1000)]);
-    this.subscriber.disconnect();
+    await closeRedis(this.subscriber);
   }
 
   /**

@@ -15,6 +15,14 @@ export const keys = {
   reservation: (orderId: string) => `reservation:${orderId}`,
 };
 
+/**
+ * The full name (with the connection's key prefix) that every worker's alive key starts with:
+ * the Lua scripts build alive keys from a process id, and ioredis prefixes only KEYS.
+ */
+export function alivePrefix(keyPrefix: string | undefined): string {
+  return `${keyPrefix ?? ""}${keys.alive("")}`;
+}
+
 /** How long finished orders, their history and message dedup markers are kept. */
 export const RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** Idempotency keys are kept 24 h (IETF httpapi-idempotency-key draft). */

@@ -1,5 +1,5 @@
 import type Redis from "ioredis";
-import { keys, RETENTION_MS } from "./keys";
+import { alivePrefix, keys, RETENTION_MS } from "./keys";
 import { runScript } from "./run-script";
 import { CLAIM, EXTEND_LEASE, FINISH, RELEASE_LEASE, REOPEN } from "./scripts";
 import { historyEntry, type Transition, toTransition } from "./transition";
@@ -48,7 +48,7 @@ export class MessageLedger {
 
   /** Full name (prefix included) of the keys that say a worker process is alive. */
   private get alivePrefix(): string {
-    return `${this.redis.options.keyPrefix ?? ""}${keys.alive("")}`;
+    return alivePrefix(this.redis.options.keyPrefix);
   }
 
   /**

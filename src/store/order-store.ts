@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import type { CreateOrder, HistoryEntry, OrderResource, OrderStatus } from "../domain/order";
 import { orderTotal } from "../domain/order";
-import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
+import { alivePrefix, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
 import { runScript } from "./run-script";
 import {
   CANCEL_ORDER,
@@ -182,7 +182,7 @@ export class OrderStore {
       "orderCancel",
       CANCEL_ORDER,
       [keys.order(orderId), keys.history(orderId), keys.lease(subscription, orderId)],
-      [now, historyEntry("cancelled", now), RETENTION_MS, `${this.redis.options.keyPrefix ?? ""}${keys.alive("")}`],
+      [now, historyEntry("cancelled", now), RETENTION_MS, alivePrefix(this.redis.options.keyPrefix)],
     )) as [string, string?, string?];
     const [kind, detail, doc] = answer;
     switch (kind) {

@@ -1,5 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type CreateOrder, createOrderSchema, type OrderResource } from "../../domain/order";
+import { type CreateOrder, createOrderSchema, isOrderId, type OrderResource } from "../../domain/order";
 import type { OrderCancellation } from "../../intake/order-cancellation";
 import type { IntakeRequest, IntakeResult, OrderIntake } from "../../intake/order-intake";
 import type { Logger } from "../../log";
@@ -13,7 +13,6 @@ import { cancelOrderRoute, createOrderBatchRoute, createOrderRoute, getOrderRout
 export const MAX_ORDER_BYTES = 64 * 1024;
 /** A batch's body: 100 orders, each well below its own limit in practice (the server takes 1 MiB). */
 const MAX_BATCH_BYTES = 1024 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Seconds a client should wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = "2";
 /** Seconds before retrying a key still in flight: the first request usually answers within ms. */
@@ -77,7 +76,7 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, options: OrderRout
 
   app.openapi(cancelOrderRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!UUID.test(id)) throw new ProblemError(404, "no order with this id");
+    if (!isOrderId(id)) throw new ProblemError(404, "no order with this id");
     let outcome: Awaited<ReturnType<OrderCancellation["cancel"]>>;
     try {
       const headers: Record<string, string> = { "x-request-id": c.get("requestId"), "x-order-id": id };
@@ -93,7 +92,7 @@ export function registerOrderRoutes(app: OpenAPIHono<AppEnv>, options: OrderRout
 
   app.openapi(getOrderRoute, async (c) => {
     const { id } = c.req.valid("param");
-    if (!UUID.test(id)) throw new ProblemError(404, "no order with this id");
+    if (!isOrderId(id)) throw new ProblemError(404, "no order with this id");
     let order: Awaited<ReturnType<OrderStore["get"]>>;
     try {
       order = await store.get(id);

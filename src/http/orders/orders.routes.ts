@@ -8,6 +8,9 @@ export const idempotencyKeySchema = z
   .string()
   .regex(/^[\x20-\x7e]{1,255}$/, "must be 1-255 printable ASCII characters");
 
+/** The `{id}` of /orders/{id}/…: checked with isOrderId by the handlers (a bad one is a 404). */
+const orderIdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
+
 export const createOrderRoute = createRoute({
   method: "post",
   path: "/orders",
@@ -57,7 +60,7 @@ export const getOrderRoute = createRoute({
   summary: "Read an order and its history",
   security: [],
   request: {
-    params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+    params: orderIdParam,
   },
   responses: {
     200: {
@@ -137,7 +140,7 @@ export const cancelOrderRoute = createRoute({
     "ends `cancelled` when the handler throws, or `completed` if it returns anyway. Cancelling a cancelled " +
     "order answers 202 again.",
   request: {
-    params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }),
+    params: orderIdParam,
   },
   responses: {
     202: {
