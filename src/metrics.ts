@@ -69,6 +69,12 @@ export function createMetrics() {
       labelNames: ["subscription"] as const,
       registers: [registry],
     }),
+    flowControlWaits: new Counter({
+      name: "flow_control_waits_total",
+      help: "Messages that waited before their handler started, by subscription and the limit they waited for",
+      labelNames: ["subscription", "limit"] as const,
+      registers: [registry],
+    }),
     queueMessages: new Gauge({
       name: "queue_messages",
       help: "Messages ready in each queue, as last read from the broker",

@@ -38,9 +38,11 @@ import { loadHandlers } from "./runtime/load-handlers";
 import { OrderEvents } from "./runtime/order-events";
 import { expireOrder } from "./runtime/order-expiry";
 import { Workers } from "./runtime/workers";
+import { ConcurrencySlots } from "./store/concurrency-slots";
 import { DeadLetterStore } from "./store/dead-letter-store";
 import { DEFAULT_LEASE_MS, MessageLedger } from "./store/message-ledger";
 import { OrderStore } from "./store/order-store";
+import { RateLimiter } from "./store/rate-limiter";
 import { RedisConnections } from "./store/redis";
 
 export interface ServiceOptions {
@@ -223,7 +225,19 @@ function createWorkers(options: {
     plans,
     handlers,
     orderSubscription: ORDER_SUBSCRIPTION,
-    deps: { publisher: broker, ledger, metrics, log, redis: redis.plain, events, cancels },
+    deps: {
+      publisher: broker,
+      ledger,
+      metrics,
+      log,
+      redis: redis.plain,
+      events,
+      cancels,
+      slots: new ConcurrencySlots(redis.pipelined, ledger.leaseMs, (error) =>
+        log.warn({ err: error }, "could not keep a concurrency slot; another message with its key may start"),
+      ),
+      rates: new RateLimiter(redis.pipelined),
+    },
     internal: [
       { subscription: DEAD_LETTER_SUBSCRIPTION, handle: (message) => recorder.record(message) },
       {

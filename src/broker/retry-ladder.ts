@@ -61,3 +61,38 @@ export function expandRetryLadder(
   publications[requeuePublication] = confirmedPublication(ladder.vhost, { exchange: requeue });
   return { ...ladder, publications: names, requeuePublication };
 }
+
+/** How long a message held back by a concurrency limit waits in the broker before it is tried again. */
+export const CONCURRENCY_WAIT_MS = 250;
+
+export interface ConcurrencyPlan {
+  /** The top-level field of the message JSON whose value shares the limit. */
+  key: string;
+  /** Messages with the same value that may run at once, across all replicas. */
+  limit: number;
+  /** Publication to the wait queue, from which a held-back message returns to the work queue. */
+  waitPublication: string;
+}
+
+/**
+ * The wait queue of a subscription with a concurrency limit: a delay queue like a retry tier
+ * (`<queue>.wait.<ms>ms`, dead-lettering back through the ladder's requeue exchange), where a
+ * message whose key is at its limit waits without holding a prefetch slot that other keys need.
+ */
+export function expandWaitQueue(
+  options: { key: string; limit: number; ladder: RetryLadder },
+  vhostConfig: Json,
+  publications: Json,
+): ConcurrencyPlan {
+  const { ladder } = options;
+  const queueName = `${ladder.queue}.wait.${CONCURRENCY_WAIT_MS}ms`;
+  child(vhostConfig, "queues")[queueName] ??= {
+    options: {
+      durable: true,
+      arguments: { "x-message-ttl": CONCURRENCY_WAIT_MS, "x-dead-letter-exchange": requeueExchangeName(ladder.queue) },
+    },
+  };
+  const waitPublication = `${ladder.subscription}.wait`;
+  publications[waitPublication] = confirmedPublication(ladder.vhost, { queue: queueName });
+  return { key: options.key, limit: options.limit, waitPublication };
+}

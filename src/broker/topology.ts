@@ -4,7 +4,7 @@ import { z } from "zod";
 import builtInTopology from "../../rascal.json";
 import { DEFAULT_ORDER_TIMEOUT_MS } from "../config";
 import { child, confirmedPublication, fanoutInto } from "./declare";
-import { expandRetryLadder, type RetryLadder } from "./retry-ladder";
+import { type ConcurrencyPlan, expandRetryLadder, expandWaitQueue, type RetryLadder } from "./retry-ladder";
 
 /**
  * Reads rascal.json, removes the `pipeline` section (Rascal would reject it) and turns it into
@@ -31,6 +31,12 @@ export interface SubscriptionPlan {
   retry: RetryLadder;
   /** `pipeline.timeouts.<subscription>`: an attempt still running then fails (see MessageProcessor). */
   timeoutMs?: number;
+  /** `pipeline.concurrency.<subscription>`, with the wait queue its held-back messages go to. */
+  concurrency?: ConcurrencyPlan;
+  /** `pipeline.rateLimits.<subscription>`: handler starts per second across all replicas. */
+  rateLimit?: { perSecond: number };
+  /** The subscription's prefetch, when rascal.json sets one. */
+  prefetch?: number;
 }
 
 export interface Topology {
@@ -64,8 +70,26 @@ const pipelineSchema = z
     defaultRetry: retrySchema.default({ delays: [1000, 5000, 30000] }),
     /** Milliseconds an attempt of a subscription's handler may run. */
     timeouts: z.record(z.string(), z.number().int().min(1).max(86_400_000)).default({}),
+    /** At most `limit` messages with the same value of the message's field `key` run at once. */
+    concurrency: z
+      .record(
+        z.string(),
+        z.strictObject({
+          key: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, "must name a top-level field of the message JSON"),
+          limit: z.number().int().min(1).max(10_000),
+        }),
+      )
+      .default({}),
+    /** At most `perSecond` handler starts per second. */
+    rateLimits: z.record(z.string(), z.strictObject({ perSecond: z.number().min(0.01).max(100_000) })).default({}),
   })
-  .default({ retries: {}, defaultRetry: { delays: [1000, 5000, 30000] }, timeouts: {} });
+  .default({
+    retries: {},
+    defaultRetry: { delays: [1000, 5000, 30000] },
+    timeouts: {},
+    concurrency: {},
+    rateLimits: {},
+  });
 
 /** The subscription keys the runtime's consumers honour; Rascal knows more, which would be ignored. */
 const SUBSCRIPTION_KEYS = ["vhost", "queue", "handler", "prefetch", "contentType", "options"];
@@ -174,7 +198,7 @@ export function expandTopology(config: RascalConfig, source: string, options: To
   const orderSubscription = config.subscriptions[ORDER_SUBSCRIPTION];
   if (!isObject(orderSubscription)) fail(`subscriptions.${ORDER_SUBSCRIPTION}`, "is required: it consumes the orders");
 
-  for (const section of ["retries", "timeouts"] as const) {
+  for (const section of ["retries", "timeouts", "concurrency", "rateLimits"] as const) {
     for (const name of Object.keys(pipeline[section])) {
       if (!config.subscriptions[name]) fail(`pipeline.${section}.${name}`, "names no subscription in subscriptions");
     }
@@ -208,6 +232,9 @@ export function expandTopology(config: RascalConfig, source: string, options: To
     // Manual acknowledgement is what makes at-least-once possible; Rascal's default is manual too.
     subscription.vhost = vhost;
     const timeoutMs = pipeline.timeouts[name];
+    const concurrency = pipeline.concurrency[name];
+    const rateLimit = pipeline.rateLimits[name];
+    const prefetch = subscription.prefetch;
     handlerSubscriptions.push({
       name,
       handler: handler as string,
@@ -215,6 +242,13 @@ export function expandTopology(config: RascalConfig, source: string, options: To
       vhost,
       retry,
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(concurrency
+        ? {
+            concurrency: expandWaitQueue({ ...concurrency, ladder: retry }, config.vhosts[vhost]!, config.publications),
+          }
+        : {}),
+      ...(rateLimit ? { rateLimit } : {}),
+      ...(typeof prefetch === "number" ? { prefetch } : {}),
     });
   }
 

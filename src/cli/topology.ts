@@ -4,7 +4,8 @@ import type { Output } from "./output";
 
 /**
  * `topology print`: the expanded Rascal config (retry ladders included), without credentials,
- * and under `pipeline` what the runtime does per handler subscription (ladder, timeout).
+ * and under `pipeline` what the runtime does per handler subscription (ladder, timeout,
+ * concurrency limit, rate limit).
  */
 export function printTopology(config: Config, output: Output): number {
   const topology = configuredTopology(config);
@@ -17,6 +18,16 @@ export function printTopology(config: Config, output: Output): number {
         retryDelaysMs: plan.retry.delays,
         maxAttempts: plan.retry.maxAttempts,
         ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
+        ...(plan.concurrency
+          ? {
+              concurrency: {
+                key: plan.concurrency.key,
+                limit: plan.concurrency.limit,
+                waitPublication: plan.concurrency.waitPublication,
+              },
+            }
+          : {}),
+        ...(plan.rateLimit ? { rateLimit: plan.rateLimit } : {}),
       },
     ]),
   );

@@ -6,11 +6,14 @@ import { orderMessageSchema } from "../domain/order";
 import type { Handler, HandlerContext } from "../handler";
 import type { Logger } from "../log";
 import { CONSUME_OUTCOMES, type ConsumeOutcome, type Metrics } from "../metrics";
+import type { ConcurrencySlots } from "../store/concurrency-slots";
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
+import type { RateLimiter } from "../store/rate-limiter";
 import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, retryWithBackoff, sleep } from "./backoff";
 import type { CancelSignals } from "./cancel-signals";
 import { type DeadLetterReason, DL_HEADERS, isPermanentReason } from "./dead-letter-reason";
+import { FlowGate } from "./flow-gate";
 import { carriedHeaders } from "./message-headers";
 import type { OrderEvents } from "./order-events";
 import { isPermanent, PermanentError } from "./permanent-error";
@@ -35,6 +38,9 @@ export interface ProcessorDeps {
   cancels?: CancelSignals;
   /** Announces orders that reached a terminal status. */
   events: OrderEvents;
+  /** `pipeline.concurrency` and `pipeline.rateLimits` across replicas. */
+  slots: ConcurrencySlots;
+  rates: RateLimiter;
 }
 
 /**
@@ -44,6 +50,7 @@ export interface ProcessorDeps {
  */
 export class MessageProcessor {
   private readonly log: Logger;
+  private readonly gate: FlowGate;
 
   constructor(
     private readonly plan: SubscriptionPlan,
@@ -53,6 +60,7 @@ export class MessageProcessor {
     private readonly deps: ProcessorDeps,
   ) {
     this.log = deps.log.child({ subscription: plan.name });
+    this.gate = new FlowGate({ ...deps, plan, log: this.log });
     // Every outcome's series exists from the start at 0, so that rates and alerts on, say,
     // dead letters read 0 rather than "no data" until the first one.
     for (const outcome of CONSUME_OUTCOMES) deps.metrics.messagesConsumed.inc({ subscription: plan.name, outcome }, 0);
@@ -103,7 +111,12 @@ export class MessageProcessor {
     // A handler that runs while nothing can be published would burn an attempt on every
     // redelivery (its retry or dead letter cannot be sent): wait for the publisher first.
     if (!(await this.publisherReady(log))) return "requeue";
+    // Concurrency and rate limits come before the claim, which counts an attempt.
+    const gate = await this.gate.enter(content, ref.owner!);
+    if (!gate) return "requeue";
+    if (gate.kind === "hold") return this.holdBack(message, ref.messageId, headers, log);
     const claim = await this.claim(ref, log);
+    if (claim?.kind !== "run") gate.leave();
     if (!claim) return "requeue";
     if (claim.kind === "duplicate" || claim.kind === "dropped") {
       log().info({ outcome: claim.kind, detail: claim.detail }, `message ${claim.kind}`);
@@ -124,6 +137,7 @@ export class MessageProcessor {
     const attemptLog = this.log.child({ ...bindings, attempt });
     if (attempt > this.plan.retry.maxAttempts) {
       // Earlier starts never reported back: the handler keeps crashing its process.
+      gate.leave();
       return this.deadLetter({
         message,
         ref,
@@ -133,7 +147,31 @@ export class MessageProcessor {
         headers,
       });
     }
-    return this.run(message, content, ref, attempt, headers, attemptLog);
+    return this.run({ message, content, ref, attempt, headers, log: attemptLog, leaveGate: gate.leave });
+  }
+
+  /**
+   * A message whose concurrency key is at its limit while enough others already wait here: it
+   * goes to the subscription's wait queue, from which it returns to the work queue shortly.
+   * No claim was taken, so no attempt is used.
+   */
+  private async holdBack(
+    message: IncomingMessage,
+    messageId: string,
+    headers: Record<string, string>,
+    log: () => Logger,
+  ): Promise<Settlement> {
+    try {
+      await this.deps.publisher.publish(this.plan.concurrency!.waitPublication, message.content, {
+        messageId,
+        headers,
+        contentType: message.properties.contentType,
+      });
+    } catch (error) {
+      log().warn({ err: error }, "could not move the message to the wait queue; it goes back to its queue");
+      return this.requeueAfterPause(log());
+    }
+    return "ack";
   }
 
   /** Content Rascal could not parse: dead-lettered, the consumer keeps going. */
@@ -149,14 +187,17 @@ export class MessageProcessor {
     });
   }
 
-  private async run(
-    message: IncomingMessage,
-    content: unknown,
-    ref: MessageRef,
-    attempt: number,
-    headers: Record<string, string>,
-    log: Logger,
-  ): Promise<Settlement> {
+  private async run(options: {
+    message: IncomingMessage;
+    content: unknown;
+    ref: MessageRef;
+    attempt: number;
+    headers: Record<string, string>;
+    log: Logger;
+    /** Gives back the concurrency slot: called when the handler has settled. */
+    leaveGate: () => void;
+  }): Promise<Settlement> {
+    const { message, content, ref, attempt, headers, log } = options;
     const heartbeat = setInterval(
       () => {
         this.deps.ledger.extend(ref).then(
@@ -175,6 +216,7 @@ export class MessageProcessor {
     const signal = cancel?.signal ?? own?.signal ?? this.deps.shutdown;
     const done = () => {
       clearInterval(heartbeat);
+      options.leaveGate();
       cancel?.release();
       own?.release();
     };

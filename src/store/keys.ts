@@ -9,6 +9,10 @@ export const keys = {
   message: (subscription: string, messageId: string) => `msg:${subscription}:${messageId}`,
   lease: (subscription: string, messageId: string) => `lease:${subscription}:${messageId}`,
   alive: (processId: string) => `alive:${processId}`,
+  /** The running holders of one concurrency key value (a hash of it) of a subscription. */
+  slots: (subscription: string, valueHash: string) => `slots:${subscription}:${valueHash}`,
+  /** When the next handler start of a rate-limited subscription may happen. */
+  rate: (subscription: string) => `rate:${subscription}`,
   deadLetter: (id: string) => `dl:${id}`,
   deadLetterIndex: () => "dl:index",
   stock: (sku: string) => `stock:${sku}`,

@@ -285,3 +285,59 @@ if status == 'processing' then
 end
 return cancelNow(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 `;
+
+/** Redis's clock in ms, so that every replica's slots and rate share one time. */
+const REDIS_NOW_MS = `
+local clock = redis.call('TIME')
+local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+`;
+
+/**
+ * KEYS: slots (a sorted set: holder → lease expiry in ms) · ARGV: owner, limit, leaseMs,
+ * alive-key prefix · takes one of `limit` slots for the owner: 1, or 0 when all are held.
+ * Holders whose lease ran out, or whose process's alive key expired (it was killed), give up
+ * their slot here, so a dead worker holds a key back for seconds, not for a whole lease.
+ */
+export const ACQUIRE_SLOT = `
+${REDIS_NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
+local limit = tonumber(ARGV[2])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= limit then
+  for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local process = string.match(holder, '^(.*):%d+$')
+    if process and redis.call('EXISTS', ARGV[4] .. process) == 0 then redis.call('ZREM', KEYS[1], holder) end
+  end
+  if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+end
+redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/** KEYS: slots · ARGV: owner, leaseMs · extends a slot while the owner still holds it (1, else 0). */
+export const EXTEND_SLOT = `
+${REDIS_NOW_MS}
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: rate (the time the next start is due, ms) · ARGV: interval between starts (ms) · books
+ * a start: '0', or how many ms until the next one is due. Starts keep to a grid of one interval
+ * (a start a little late does not push the later ones back), so no second ever holds more than
+ * perSecond + 1 of them.
+ */
+export const TAKE_RATE_TURN = `
+${REDIS_NOW_MS}
+local interval = tonumber(ARGV[1])
+local due = tonumber(redis.call('GET', KEYS[1]) or '0')
+if due > nowMs then return tostring(due - nowMs) end
+if nowMs - due >= interval then due = nowMs end
+redis.call('SET', KEYS[1], tostring(due + interval), 'PX', math.ceil(interval) + 1000)
+return '0'
+`;
+
+/** KEYS: slots · ARGV: owner · gives a slot back. */
+export const RELEASE_SLOT = `return redis.call('ZREM', KEYS[1], ARGV[1])`;

@@ -22,13 +22,14 @@ export class ProcessTestEnv {
     this.redis = new PrivateRedis(redisOptions);
   }
 
-  /** `handler` serves the order subscription. */
-  async start(handler: string): Promise<void> {
+  /** `handler` serves the order subscription; `edit` changes rascal.json further. */
+  async start(handler: string, edit: (config: Record<string, any>) => void = () => {}): Promise<void> {
     await this.redis.start();
     this.client = this.redis.client();
     this.topologyFile = await writeTopologyFile((config) => {
       config.vhosts["/"].namespace = this.namespace;
       config.subscriptions.process_order.handler = handler;
+      edit(config);
     });
   }
 

@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import type Redis from "ioredis";
+import { alivePrefix, keys } from "./keys";
+import { runScript } from "./run-script";
+import { ACQUIRE_SLOT, EXTEND_SLOT, RELEASE_SLOT } from "./scripts";
+
+/** One slot of a concurrency key, held until `release`; it keeps its own lease fresh meanwhile. */
+export interface HeldSlot {
+  release(): void;
+}
+
+/**
+ * The slots of `pipeline.concurrency`: per subscription and value of the message's key field,
+ * a sorted set in Redis of who runs a message with that value now. A slot has a lease like a
+ * claim: a worker that is killed while holding one frees it when its alive key or the lease
+ * runs out.
+ */
+export class ConcurrencySlots {
+  constructor(
+    private readonly redis: Redis,
+    readonly leaseMs: number,
+    /** Called when a held slot could not be extended (Redis trouble, or it expired). */
+    private readonly onLost: (error?: unknown) => void = () => {},
+  ) {}
+
+  /** Takes a slot for `owner` (a claim token: `<process>:<n>`); undefined when all `limit` are held. */
+  async acquire(options: {
+    subscription: string;
+    value: string;
+    limit: number;
+    owner: string;
+  }): Promise<HeldSlot | undefined> {
+    const key = keys.slots(options.subscription, hashOf(options.value));
+    const taken = await runScript(
+      this.redis,
+      "acquireSlot",
+      ACQUIRE_SLOT,
+      [key],
+      [options.owner, options.limit, this.leaseMs, alivePrefix(this.redis.options.keyPrefix)],
+    );
+    if (taken !== 1) return undefined;
+    const heartbeat = setInterval(
+      () => {
+        runScript(this.redis, "extendSlot", EXTEND_SLOT, [key], [options.owner, this.leaseMs]).then(
+          (kept) => kept === 1 || this.onLost(),
+          (error: unknown) => this.onLost(error),
+        );
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
+    return {
+      release: () => {
+        clearInterval(heartbeat);
+        // A release that does not reach Redis costs the key at most the rest of the lease.
+        runScript(this.redis, "releaseSlot", RELEASE_SLOT, [key], [options.owner]).catch(() => {});
+      },
+    };
+  }
+}
+
+/** Slot keys carry a hash of the value, never the client's string itself. */
+function hashOf(value: string): string {
+  return createHash("sha256").update(value).digest("base64url").slice(0, 22);
+}
