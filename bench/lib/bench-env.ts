@@ -16,9 +16,16 @@ export interface BenchEnv {
   /** Namespace for one target's queues and exchanges. */
   namespace(target: string): string;
   /** rascal.json with its own namespace and the no-op handler on process_order. */
-  serviceRascalConfig(target: string): string;
+  serviceRascalConfig(target: string, options?: RascalConfigOptions): string;
   /** Deletes the namespaces and the Redis database; the scratch directory (targets' logs) too unless `keepLogs`. */
   cleanup(options?: { keepLogs?: boolean }): Promise<void>;
+}
+
+export interface RascalConfigOptions {
+  /** The order subscription's handler in bench/handlers (default `bench-noop`). */
+  handler?: string;
+  /** Entries merged into rascal.json's `pipeline` (timeouts, concurrency, rate limits). */
+  pipeline?: Record<string, unknown>;
 }
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
@@ -57,10 +64,10 @@ export async function createBenchEnv(): Promise<BenchEnv> {
     redisUrl,
     dir,
     namespace: (target) => `bench-${id}-${target}`,
-    serviceRascalConfig(target) {
+    serviceRascalConfig(target, options = {}) {
       const config = shippedRascalConfig();
       for (const vhost of Object.values(config.vhosts)) vhost.namespace = `bench-${id}-${target}`;
-      config.subscriptions.process_order!.handler = "bench-noop";
+      config.subscriptions.process_order!.handler = options.handler ?? "bench-noop";
       // Like the peers, measure the order pipeline alone: the default rascal.json also routes
       // every order.completed event into two queues with consumers (notify_customer,
       // deliver_callback), which would triple the deliveries per order. Their queues and
@@ -78,11 +85,13 @@ export async function createBenchEnv(): Promise<BenchEnv> {
         for (const binding of Object.keys(vhost.bindings ?? {}))
           if (/-> events\.(notify_customer|deliver_callback)$/.test(binding)) delete vhost.bindings![binding];
       }
-      const pipeline = (config as { pipeline?: { retries?: Record<string, unknown> } }).pipeline;
-      if (pipeline?.retries) {
-        delete pipeline.retries.notify_customer;
-        delete pipeline.retries.deliver_callback;
+      const pipeline = ((config as { pipeline?: Record<string, unknown> }).pipeline ??= {});
+      const retries = pipeline.retries as Record<string, unknown> | undefined;
+      if (retries) {
+        delete retries.notify_customer;
+        delete retries.deliver_callback;
       }
+      Object.assign(pipeline, options.pipeline);
       const path = join(dir, `rascal-${target}.json`);
       writeFileSync(path, JSON.stringify(config, null, 2));
       rascalConfigs.push(path);

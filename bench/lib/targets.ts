@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import amqp from "amqplib";
 import { ORDER_SUBSCRIPTION } from "../../src/broker/topology";
-import { BENCH_HANDLERS_DIR, type BenchEnv, ROOT, shippedRascalConfig } from "./bench-env";
+import { BENCH_HANDLERS_DIR, type BenchEnv, type RascalConfigOptions, ROOT, shippedRascalConfig } from "./bench-env";
 import type { CountsReader } from "./measure-intake";
 import { freePort, startTarget, type Target } from "./process";
 import { readServiceCounts } from "./service-metrics";
@@ -57,6 +57,8 @@ export interface ServiceOptions {
    * handler stay this checkout's.
    */
   codeDir?: string;
+  /** Its rascal.json's handler and pipeline entries (bench/flow-control.ts); a namespace of its own. */
+  rascal?: RascalConfigOptions & { namespace: string };
 }
 
 /**
@@ -65,7 +67,7 @@ export interface ServiceOptions {
  */
 export async function startOrderService(env: BenchEnv, options: ServiceOptions = {}): Promise<Target> {
   const role = options.role ?? "all";
-  const namespace = role === "api" ? INTAKE_ONLY : "service";
+  const namespace = options.rascal?.namespace ?? (role === "api" ? INTAKE_ONLY : "service");
   const port = freePort();
   const statsPort = role === "api" ? undefined : freePort();
   const target = await startTarget({
@@ -75,7 +77,7 @@ export async function startOrderService(env: BenchEnv, options: ServiceOptions =
       PORT: String(port),
       ROLE: role,
       REDIS_URL: env.redisUrl,
-      RASCAL_CONFIG: env.serviceRascalConfig(namespace),
+      RASCAL_CONFIG: env.serviceRascalConfig(namespace, options.rascal),
       HANDLERS_DIR: BENCH_HANDLERS_DIR,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
       ...(statsPort === undefined ? {} : { BENCH_STATS_PORT: String(statsPort) }),

@@ -30,7 +30,7 @@ export class ConcurrencySlots {
     limit: number;
     owner: string;
   }): Promise<HeldSlot | undefined> {
-    const key = keys.slots(options.subscription, hashOf(options.value));
+    const key = slotKey(options.subscription, options.value);
     const taken = await runScript(
       this.redis,
       "acquireSlot",
@@ -58,7 +58,7 @@ export class ConcurrencySlots {
   }
 }
 
-/** Slot keys carry a hash of the value, never the client's string itself. */
-function hashOf(value: string): string {
-  return createHash("sha256").update(value).digest("base64url").slice(0, 22);
+/** The key of a value's slots: it carries a hash of the value, never the client's string itself. */
+export function slotKey(subscription: string, value: string): string {
+  return keys.slots(subscription, createHash("sha256").update(value).digest("base64url").slice(0, 22));
 }

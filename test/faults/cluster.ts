@@ -25,9 +25,11 @@ export class Cluster {
   constructor(private readonly echo = false) {}
 
   async start(): Promise<void> {
-    // The shipped topology, with the fault suite's handler on the order subscription.
+    // The shipped topology, with the fault suite's handler on the order subscription, one
+    // order of a customer at a time (so that every fault also meets the concurrency slots).
     this.topology = await writeTopologyFile((config) => {
       config.subscriptions.process_order.handler = "record-effect";
+      config.pipeline.concurrency = { process_order: { key: "customerId", limit: 1 } };
     });
     this.brokerBootMs = await this.broker.start();
     await this.redis.start();

@@ -27,6 +27,8 @@ export interface LoadOptions {
    * stops, for at most this long. Without it, every request has a new key and is sent once.
    */
   retrySameKeyMs?: number;
+  /** Customers sharing the concurrency limit (see newOrder); none by default. */
+  slotCustomers?: number;
 }
 
 /** How often a client asks again while its key is held by an earlier request (409). */
@@ -37,11 +39,20 @@ interface Order {
   body: string;
 }
 
-function newOrder(): Order {
+/** How long the orders of the few customers that share concurrency slots hold their handler. */
+const SLOT_CUSTOMER_HOLD_MS = 500;
+
+function newOrder(slotCustomers: number): Order {
   const dice = Math.random();
   const holdMs = dice < 0.005 ? 5000 : dice < 0.05 ? 1500 : Math.floor(Math.random() * 40);
+  // The suite limits each customer to one order at a time: most customers are new ones, so that
+  // the limit holds nothing back, but with `slotCustomers` one order in fifty is of a few customers.
+  const customerId =
+    slotCustomers > 0 && Math.random() < 0.02
+      ? `hold-${SLOT_CUSTOMER_HOLD_MS}-slot-${Math.floor(Math.random() * slotCustomers)}`
+      : `hold-${holdMs}-${crypto.randomUUID().slice(0, 8)}`;
   const body = JSON.stringify({
-    customerId: `hold-${holdMs}`,
+    customerId,
     items: [{ sku: "SKU-F", quantity: 1, unitPrice: 9.99 }],
   });
   return { key: crypto.randomUUID(), body };
@@ -75,7 +86,7 @@ export class Load {
     let giveUpAt = Infinity;
     while (this.running || (unanswered && Date.now() < giveUpAt)) {
       if (!this.running && giveUpAt === Infinity) giveUpAt = Date.now() + (this.options.retrySameKeyMs ?? 0);
-      const order = unanswered ?? newOrder();
+      const order = unanswered ?? newOrder(this.options.slotCustomers ?? 0);
       const outcome = await this.send(order);
       this.outcomes.push(outcome);
       unanswered = this.options.retrySameKeyMs !== undefined && outcome.kind !== "accepted" ? order : undefined;

@@ -70,6 +70,7 @@ export async function runScenario(
     pauseMs: 10,
     hangMs: 15_000,
     ...(scenario.apiCrashes ? { retrySameKeyMs: RETRY_SAME_KEY_MS } : {}),
+    ...(scenario.slotCustomers ? { slotCustomers: scenario.slotCustomers } : {}),
   });
   const readyz = watchReadiness(cluster);
   const logMark = new Map(cluster.history.map(({ service }) => [service, service.lines.length]));

@@ -1,3 +1,6 @@
+import { slotKey } from "../../src/store/concurrency-slots";
+import { DEFAULT_LEASE_MS } from "../../src/store/message-ledger";
+import { until } from "../helpers/eventually";
 import type { Cluster, Role } from "./cluster";
 
 export interface Scenario {
@@ -11,6 +14,8 @@ export interface Scenario {
    * send those orders again with the same Idempotency-Key until they get a 202 (409 meanwhile).
    */
   apiCrashes?: boolean;
+  /** Customers whose orders share the suite's limit of one order per customer at a time (see Load). */
+  slotCustomers?: number;
   /** The fault is certain to leave requests that recorded their order unanswered: retries must take some over. */
   expectsTakeOver?: boolean;
   /** Injects the fault while orders keep coming, and undoes it. */
@@ -32,6 +37,38 @@ function killAndRestart(role: Role): Scenario["inject"] {
   };
 }
 
+const SLOT_CUSTOMERS = 4;
+
+/**
+ * Kills the worker while it holds the slots of customers whose next orders wait for them, and
+ * notes how long those slots stay taken by the dead process: they must free within the lease.
+ */
+async function killHoldingSlots(cluster: Cluster, notes: string[]): Promise<void> {
+  const redis = cluster.redis.client();
+  try {
+    const slotKeys = Array.from({ length: SLOT_CUSTOMERS }, (_, index) =>
+      slotKey("process_order", `hold-500-slot-${index}`),
+    );
+    const holders = async () => (await Promise.all(slotKeys.map((key) => redis.zrange(key, "0", "-1")))).flat();
+    await until("the worker holds slots of two customers", async () => (await holders()).length >= 2, 20_000);
+    const dead = new Set(await holders());
+    await cluster.kill("worker");
+    const killedAt = performance.now();
+    await Bun.sleep(DOWN_MS);
+    await cluster.startProcess("worker");
+    await until(
+      "the dead worker's slots are free again",
+      async () => !(await holders()).some((holder) => dead.has(holder)),
+      DEFAULT_LEASE_MS,
+    );
+    notes.push(
+      `${dead.size} slots held at the kill, free again ${((performance.now() - killedAt) / 1000).toFixed(1)} s later`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export const SCENARIOS: Scenario[] = [
   {
     name: "no fault (baseline)",
@@ -41,6 +78,12 @@ export const SCENARIOS: Scenario[] = [
     name: "worker SIGKILL + restart",
     crashes: true,
     inject: killAndRestart("worker"),
+  },
+  {
+    name: "worker SIGKILL holding concurrency slots",
+    crashes: true,
+    slotCustomers: SLOT_CUSTOMERS,
+    inject: killHoldingSlots,
   },
   {
     name: "API SIGKILL + restart, clients retry with their key",

@@ -1,0 +1,16 @@
+/**
+ * How many orders the bench's handlers ran. With BENCH_STATS_PORT set, GET / on that port
+ * answers `{ handled }`: the bench polls it every 10 ms to see when a run has been processed,
+ * outside the service's own HTTP server, so that the polling neither queues behind the measured
+ * requests nor adds requests, log lines and metrics of its own to the figures.
+ */
+let handled = 0;
+
+const port = Number(process.env.BENCH_STATS_PORT);
+if (port > 0) {
+  Bun.serve({ port, hostname: "127.0.0.1", fetch: () => Response.json({ handled }) });
+}
+
+export function countHandled(): void {
+  handled += 1;
+}
