@@ -9,6 +9,7 @@ import type { OrderIntake } from "./intake/order-intake";
 import type { Component } from "./lifecycle";
 import { type Logger, maskUrl } from "./log";
 import type { Metrics } from "./metrics";
+import type { ActivityReporter } from "./runtime/activity-reporter";
 import type { CancelSignals } from "./runtime/cancel-signals";
 import { type QueueDepthGauge, startQueueDepthGauge } from "./runtime/queue-depth-gauge";
 import type { Workers } from "./runtime/workers";
@@ -68,6 +69,11 @@ export function queueDepthComponent(options: {
 /** The cancel channel, subscribed before the workers start so that no request is missed. */
 export function cancelSignalsComponent(cancels: CancelSignals): Component {
   return { name: "cancel signals", start: () => cancels.start(), stop: () => cancels.stop() };
+}
+
+/** A worker process's activity reports to Redis (unsettled deliveries, outcomes) for the admin API and console. */
+export function activityReporterComponent(reporter: ActivityReporter): Component {
+  return { name: "activity reports", start: () => reporter.start(), stop: () => reporter.stop() };
 }
 
 export function workersComponent(workers: Workers, shutdownTimeoutMs: number): Component {

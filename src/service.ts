@@ -10,6 +10,7 @@ import {
   type Topology,
 } from "./broker/topology";
 import {
+  activityReporterComponent,
   brokerComponent,
   cancelSignalsComponent,
   httpComponent,
@@ -29,6 +30,7 @@ import { OrderIntake } from "./intake/order-intake";
 import { type Component, startInOrder } from "./lifecycle";
 import { createLogger, type Logger } from "./log";
 import { createMetrics, type Metrics } from "./metrics";
+import { ActivityReporter } from "./runtime/activity-reporter";
 import { builtInHandlers } from "./runtime/builtin-handlers";
 import { createCallbackHandler } from "./runtime/callbacks/deliver-callback";
 import { CancelSignals, cancelChannel } from "./runtime/cancel-signals";
@@ -37,10 +39,13 @@ import { DeadLetters } from "./runtime/dead-letters";
 import { loadHandlers } from "./runtime/load-handlers";
 import { OrderEvents } from "./runtime/order-events";
 import { expireOrder } from "./runtime/order-expiry";
+import { readQueues } from "./runtime/queue-overview";
 import { Workers } from "./runtime/workers";
+import { ActivityStore } from "./store/activity";
 import { ConcurrencySlots } from "./store/concurrency-slots";
 import { DeadLetterStore } from "./store/dead-letter-store";
 import { DEFAULT_LEASE_MS, MessageLedger } from "./store/message-ledger";
+import { OrderListing } from "./store/order-listing";
 import { OrderStore } from "./store/order-store";
 import { RateLimiter } from "./store/rate-limiter";
 import { RedisConnections } from "./store/redis";
@@ -98,7 +103,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const handlers = runsWorkers ? await loadAllHandlers(config, topology, orderStore) : new Map<string, Handler>();
   const broker = new Broker({ topology, log, confirmTimeoutMs: options.confirmTimeoutMs, metrics });
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  const ledger = new MessageLedger(redis.pipelined, `${process.pid}:${Bun.randomUUIDv7()}`, leaseMs);
+  const processId = `${process.pid}:${Bun.randomUUIDv7()}`;
+  const ledger = new MessageLedger(redis.pipelined, processId, leaseMs);
+  const activity = new ActivityStore(redis.plain);
   const deadLetterStore = new DeadLetterStore(redis.plain, { retentionMs: config.DEAD_LETTER_RETENTION_MS });
   const plans = topology.handlerSubscriptions;
   const deadLetters = new DeadLetters({ store: deadLetterStore, ledger, publisher: broker, plans, log });
@@ -148,7 +155,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   if (runsIntake) {
     registerOrderRoutes(app, { intake, store: orderStore, cancellation });
-    registerAdminRoutes(app, deadLetters, config.ADMIN_TOKEN);
+    registerAdminRoutes(app, {
+      deadLetters,
+      orders: new OrderListing(redis.plain),
+      queues: () => readQueues({ broker, topology, activity }),
+      adminToken: config.ADMIN_TOKEN,
+    });
     mountDocs(app);
   }
 
@@ -157,7 +169,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     redisComponent(redis),
     brokerComponent({ broker, topology, config, log, runsWorkers }),
     queueDepthComponent({ broker, metrics, intervalMs, log }),
-    ...(runsWorkers ? [cancelSignalsComponent(cancels), workersComponent(workers, config.SHUTDOWN_TIMEOUT_MS)] : []),
+    ...(runsWorkers
+      ? [
+          cancelSignalsComponent(cancels),
+          // Before the workers, so that it stops after them: its last report counts their drain.
+          activityReporterComponent(new ActivityReporter({ store: activity, workers, metrics, processId, log })),
+          workersComponent(workers, config.SHUTDOWN_TIMEOUT_MS),
+        ]
+      : []),
     ...(runsIntake ? [intakeComponent(intake, deferredWrites)] : []),
     ...(options.listen ? [httpComponent({ app, config, log, listening: (listening) => (server = listening) })] : []),
   ];

@@ -12,8 +12,10 @@ export interface WatchedQueue {
   fullName: string;
 }
 
-/** One queue's depth, or why it could not be read (the queue is gone, the broker is down). */
-export type DepthReading = { queue: WatchedQueue; messages: number } | { queue: WatchedQueue; error: string };
+/** One queue's ready messages and consumers, or why it could not be read (the queue is gone, the broker is down). */
+export type DepthReading =
+  | { queue: WatchedQueue; messages: number; consumers: number }
+  | { queue: WatchedQueue; error: string };
 
 /** Lists the queues of Rascal's resolved config, namespaced names included. */
 export function watchedQueues(config: ResolvedConfig): WatchedQueue[] {
@@ -74,7 +76,8 @@ export class QueueDepths {
     for (const queue of queues) {
       try {
         channel ??= await openChannel(await this.connection(queue.vhost));
-        readings.push({ queue, messages: (await channel.checkQueue(queue.fullName)).messageCount });
+        const { messageCount, consumerCount } = await channel.checkQueue(queue.fullName);
+        readings.push({ queue, messages: messageCount, consumers: consumerCount });
       } catch (error) {
         // A failed check closes the channel on the broker's side; the next queue gets a new one.
         channel = undefined;

@@ -1,7 +1,14 @@
 import type { Publisher } from "../broker/broker";
 import { ORDER_SUBSCRIPTION, ORDER_TIMEOUT_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
 import type { Logger } from "../log";
-import type { DeadLetter, DeadLetterStore } from "../store/dead-letter-store";
+import type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetterQuery,
+  DeadLetterStore,
+} from "../store/dead-letter-store";
+import { matches } from "../store/dead-letter-store";
 import type { MessageLedger } from "../store/message-ledger";
 
 /** A dead letter as the admin API and `dead-letters list --json` show it: the payload parsed when it is JSON. */
@@ -9,6 +16,7 @@ export interface DeadLetterView {
   id: string;
   orderId: string | null;
   messageId: string;
+  subscription: string;
   queue: string;
   reason: DeadLetter["reason"];
   attempts: number;
@@ -18,11 +26,12 @@ export interface DeadLetterView {
 }
 
 export function deadLetterView(entry: DeadLetter): DeadLetterView {
-  const { id, orderId, messageId, queue, reason, attempts, error, deadLetteredAt } = entry;
+  const { id, orderId, messageId, subscription, queue, reason, attempts, error, deadLetteredAt } = entry;
   return {
     id,
     orderId,
     messageId,
+    subscription,
     queue,
     reason,
     attempts,
@@ -83,6 +92,11 @@ export class DeadLetters {
 
   list(): Promise<DeadLetter[]> {
     return this.store.list();
+  }
+
+  /** A page of the dead letters matching the query's filter, oldest first. */
+  page(query: DeadLetterQuery): Promise<DeadLetterPage> {
+    return this.store.page(query);
   }
 
   get(id: string): Promise<DeadLetter | undefined> {
@@ -163,12 +177,13 @@ export class DeadLetters {
   }
 
   /**
-   * Replays every dead letter. One that cannot go (its subscription is gone, the broker refused
-   * it) stays a dead letter and is reported; the others still go.
+   * Replays every dead letter, or those matching `filter`. One that cannot go (its subscription
+   * is gone, the broker refused it) stays a dead letter and is reported; the others still go.
    */
-  async replayAll(): Promise<ReplayAllResult> {
+  async replayAll(filter: DeadLetterFilter = {}): Promise<ReplayAllResult> {
     const result: ReplayAllResult = { replayed: 0, failed: [] };
     for (const entry of await this.store.list(100_000)) {
+      if (!matches(entry, filter)) continue;
       try {
         if (await this.replay(entry.id)) result.replayed += 1;
       } catch (error) {

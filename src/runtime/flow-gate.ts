@@ -27,14 +27,16 @@ export interface FlowGateOptions {
  * that waiting never uses an attempt. A message whose key value is at its limit waits here while
  * fewer than half the prefetch wait so; beyond that it is held back (the processor parks it in
  * the wait queue), so that one busy key can never take every prefetch slot from the others.
- * Rate-limited starts take turns from Redis one at a time per process.
+ * Rate-limited starts book their turns from Redis, one call for the waiters of a moment.
  */
 export class FlowGate {
   private waiting = 0;
   private readonly waitCap: number;
   /** Local waiters by key value, woken when a message with that value leaves here. */
   private readonly wakers = new Map<string, Set<() => void>>();
-  private rateTurns: Promise<unknown> = Promise.resolve();
+  /** Starts waiting for a rate-limit turn, and the booking under way for them. */
+  private rateWaiters: ((go: boolean) => void)[] = [];
+  private booking: Promise<void> | undefined;
 
   constructor(private readonly options: FlowGateOptions) {
     this.waitCap = Math.max(1, Math.floor((options.plan.prefetch ?? 10) / 2));
@@ -113,24 +115,52 @@ export class FlowGate {
     });
   }
 
-  /** Waits for this subscription's next start across all replicas; false if shutdown came first. */
+  /**
+   * Waits for this start's turn across all replicas; false if shutdown came first. The waiters
+   * of this process book their turns together, one Redis call for all who arrived meanwhile,
+   * so that a rate the machine never reaches costs one call per batch, not a round trip each.
+   */
   private takeRateTurn(perSecond: number): Promise<boolean> {
-    const { plan, rates, shutdown, metrics } = this.options;
-    // One waiter per process asks Redis at a time; the others queue behind it here.
-    const turn = this.rateTurns.then(async () => {
-      for (let waited = false; !shutdown.aborted; waited = true) {
-        const dueInMs = await retryWithBackoff(() => rates.takeTurn(plan.name, perSecond), { signal: shutdown });
-        if (dueInMs === undefined) return false;
-        if (dueInMs <= 0) return true;
-        if (!waited) metrics.flowControlWaits.inc({ subscription: plan.name, limit: "rate" });
-        // In steps of at most a second, so that a slow rate does not hold up a shutdown.
-        await sleep(Math.min(1000, Math.max(1, Math.ceil(dueInMs))));
-      }
-      return false;
+    return new Promise((resolve) => {
+      this.rateWaiters.push(resolve);
+      if (!this.booking) this.booking = this.bookTurns(perSecond).finally(() => (this.booking = undefined));
     });
-    this.rateTurns = turn.catch(() => {});
-    return turn;
   }
+
+  private async bookTurns(perSecond: number): Promise<void> {
+    const { plan, rates, shutdown, metrics } = this.options;
+    const intervalMs = 1000 / perSecond;
+    while (this.rateWaiters.length > 0) {
+      const waiters = this.rateWaiters.splice(0);
+      if (shutdown.aborted) {
+        for (const resolve of waiters) resolve(false);
+        continue;
+      }
+      const firstDueMs = await retryWithBackoff(() => rates.bookTurns(plan.name, perSecond, waiters.length), {
+        signal: shutdown,
+      });
+      if (firstDueMs === undefined) {
+        for (const resolve of waiters) resolve(false);
+        continue;
+      }
+      const bookedAt = performance.now();
+      waiters.forEach((resolve, index) => {
+        const dueMs = firstDueMs + index * intervalMs;
+        if (dueMs <= 0) return resolve(true);
+        metrics.flowControlWaits.inc({ subscription: plan.name, limit: "rate" });
+        void waitUntil(bookedAt + dueMs, shutdown).then(resolve);
+      });
+    }
+  }
+}
+
+/** Resolves true at `at` (performance.now() time), false as soon as shutdown comes (checked every second). */
+async function waitUntil(at: number, shutdown: AbortSignal): Promise<boolean> {
+  for (let left = at - performance.now(); left > 0; left = at - performance.now()) {
+    if (shutdown.aborted) return false;
+    await sleep(Math.min(1000, Math.ceil(left)));
+  }
+  return !shutdown.aborted;
 }
 
 /** The message's value of the concurrency key, when it has one (a string, number or boolean). */

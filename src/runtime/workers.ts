@@ -37,6 +37,8 @@ const ABORT_GRACE_MS = 1000;
  */
 export class Workers {
   private readonly inFlight = new Set<Promise<Settlement>>();
+  /** Deliveries not yet settled, by subscription. */
+  private readonly unsettled = new Map<string, number>();
   private readonly abort = new AbortController();
   private draining?: { startedAt: number; done: Promise<void> };
 
@@ -98,11 +100,21 @@ export class Workers {
     if (released > 0) log.info({ released }, "released the claims of unfinished handlers");
   }
 
+  /** Deliveries this process holds and has not settled yet, by subscription. */
+  unsettledBySubscription(): ReadonlyMap<string, number> {
+    return this.unsettled;
+  }
+
   private consume(subscription: string, handle: OnDelivery): void {
+    this.unsettled.set(subscription, 0);
     this.options.broker.consume(subscription, (message: ConsumeMessage, content: unknown, invalid?: Error) => {
       const work = handle(message, content, invalid);
       this.inFlight.add(work);
-      const forget = () => this.inFlight.delete(work);
+      this.unsettled.set(subscription, this.unsettled.get(subscription)! + 1);
+      const forget = () => {
+        this.inFlight.delete(work);
+        this.unsettled.set(subscription, this.unsettled.get(subscription)! - 1);
+      };
       work.then(forget, forget);
       return work;
     });

@@ -4,7 +4,7 @@ import { alivePrefix, keys } from "./keys";
 import { runScript } from "./run-script";
 import { ACQUIRE_SLOT, EXTEND_SLOT, RELEASE_SLOT } from "./scripts";
 
-/** One slot of a concurrency key, held until `release`; it keeps its own lease fresh meanwhile. */
+/** One slot of a concurrency key, held until `release`; its lease is kept fresh meanwhile. */
 export interface HeldSlot {
   release(): void;
 }
@@ -13,9 +13,13 @@ export interface HeldSlot {
  * The slots of `pipeline.concurrency`: per subscription and value of the message's key field,
  * a sorted set in Redis of who runs a message with that value now. A slot has a lease like a
  * claim: a worker that is killed while holding one frees it when its alive key or the lease
- * runs out.
+ * runs out. One timer extends every slot this process holds.
  */
 export class ConcurrencySlots {
+  /** Held slots: owner → slot key. */
+  private readonly held = new Map<string, string>();
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+
   constructor(
     private readonly redis: Redis,
     readonly leaseMs: number,
@@ -30,31 +34,38 @@ export class ConcurrencySlots {
     limit: number;
     owner: string;
   }): Promise<HeldSlot | undefined> {
+    const { owner } = options;
     const key = slotKey(options.subscription, options.value);
     const taken = await runScript(
       this.redis,
       "acquireSlot",
       ACQUIRE_SLOT,
       [key],
-      [options.owner, options.limit, this.leaseMs, alivePrefix(this.redis.options.keyPrefix)],
+      [owner, options.limit, this.leaseMs, alivePrefix(this.redis.options.keyPrefix)],
     );
     if (taken !== 1) return undefined;
-    const heartbeat = setInterval(
-      () => {
-        runScript(this.redis, "extendSlot", EXTEND_SLOT, [key], [options.owner, this.leaseMs]).then(
-          (kept) => kept === 1 || this.onLost(),
-          (error: unknown) => this.onLost(error),
-        );
-      },
-      Math.max(100, Math.floor(this.leaseMs / 3)),
-    );
+    this.held.set(owner, key);
+    this.heartbeat ??= setInterval(() => this.extendAll(), Math.max(100, Math.floor(this.leaseMs / 3)));
     return {
       release: () => {
-        clearInterval(heartbeat);
+        if (!this.held.delete(owner)) return;
+        if (this.held.size === 0) {
+          clearInterval(this.heartbeat);
+          this.heartbeat = undefined;
+        }
         // A release that does not reach Redis costs the key at most the rest of the lease.
-        runScript(this.redis, "releaseSlot", RELEASE_SLOT, [key], [options.owner]).catch(() => {});
+        runScript(this.redis, "releaseSlot", RELEASE_SLOT, [key], [owner]).catch(() => {});
       },
     };
+  }
+
+  private extendAll(): void {
+    for (const [owner, key] of this.held) {
+      runScript(this.redis, "extendSlot", EXTEND_SLOT, [key], [owner, this.leaseMs]).then(
+        (kept) => kept === 1 || !this.held.has(owner) || this.onLost(),
+        (error: unknown) => this.onLost(error),
+      );
+    }
   }
 }
 

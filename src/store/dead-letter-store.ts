@@ -22,6 +22,51 @@ export interface DeadLetter {
   deadLetteredAt: string;
 }
 
+export interface DeadLetterFilter {
+  reason?: DeadLetterReason;
+  subscription?: string;
+  /** Only these dead letters. */
+  ids?: readonly string[];
+}
+
+export interface DeadLetterQuery extends DeadLetterFilter {
+  limit: number;
+  /** The previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface DeadLetterPage {
+  items: DeadLetter[];
+  nextCursor?: string;
+}
+
+export class InvalidCursorError extends Error {
+  override name = "InvalidCursorError";
+}
+
+interface IndexPosition {
+  id: string;
+  score: number;
+}
+
+/** How many index entries one page reads at most while it filters. */
+const MAX_SCANNED = 5000;
+const CHUNK = 500;
+
+function parseCursor(cursor: string): IndexPosition {
+  const match = /^(\d{1,15}):([0-9a-f]{32})$/.exec(cursor);
+  if (!match) throw new InvalidCursorError("cursor is not valid");
+  return { score: Number(match[1]), id: match[2]! };
+}
+
+export function matches(entry: DeadLetter, filter: DeadLetterFilter): boolean {
+  return (
+    (filter.reason === undefined || entry.reason === filter.reason) &&
+    (filter.subscription === undefined || entry.subscription === filter.subscription) &&
+    (filter.ids === undefined || filter.ids.includes(entry.id))
+  );
+}
+
 /** Default of DEAD_LETTER_RETENTION_MS: 30 days. */
 export const DEFAULT_DEAD_LETTER_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** Orders are at most 64 KiB; a larger body (another publisher's) is stored cut to this. */
@@ -77,6 +122,46 @@ export class DeadLetterStore {
     if (ids.length === 0) return [];
     const texts = await this.redis.mget(ids.map((id) => keys.deadLetter(id)));
     return texts.filter((text): text is string => text !== null).map((text) => JSON.parse(text) as DeadLetter);
+  }
+
+  /**
+   * Oldest first, the ones matching `filter`, from after `cursor` (the previous page's
+   * `nextCursor`). Reads at most MAX_SCANNED entries per page: a filtered page can be short.
+   */
+  async page(query: DeadLetterQuery): Promise<DeadLetterPage> {
+    const index = keys.deadLetterIndex();
+    await this.redis.zremrangebyscore(index, "-inf", String(Date.now() - this.retentionMs));
+    let position = query.cursor === undefined ? undefined : parseCursor(query.cursor);
+    const items: DeadLetter[] = [];
+    for (let scanned = 0; scanned < MAX_SCANNED; ) {
+      const ids = await this.idsAfter(position, CHUNK);
+      if (ids.length === 0) return { items };
+      const texts = await this.redis.mget(ids.map(({ id }) => keys.deadLetter(id)));
+      for (const [at, text] of texts.entries()) {
+        scanned += 1;
+        position = ids[at]!;
+        const entry = text ? (JSON.parse(text) as DeadLetter) : undefined;
+        if (entry && matches(entry, query)) items.push(entry);
+        if (items.length === query.limit) return { items, nextCursor: `${position.score}:${position.id}` };
+      }
+      if (ids.length < CHUNK) return { items };
+    }
+    return { items, ...(position ? { nextCursor: `${position.score}:${position.id}` } : {}) };
+  }
+
+  /** Index entries after `position` in (score, id) order: those of its millisecond with a larger id, then later ones. */
+  private async idsAfter(position: IndexPosition | undefined, count: number): Promise<IndexPosition[]> {
+    const index = keys.deadLetterIndex();
+    let skip = 0;
+    if (position) {
+      const sameMs = await this.redis.zrangebyscore(index, position.score, position.score);
+      skip = sameMs.filter((id) => id <= position.id).length;
+    }
+    const from = position ? String(position.score) : "-inf";
+    const raw = await this.redis.zrangebyscore(index, from, "+inf", "WITHSCORES", "LIMIT", skip, count);
+    const ids: IndexPosition[] = [];
+    for (let at = 0; at < raw.length; at += 2) ids.push({ id: raw[at]!, score: Number(raw[at + 1]) });
+    return ids;
   }
 
   async remove(id: string): Promise<boolean> {

@@ -6,6 +6,10 @@ export const keys = {
   order: (orderId: string) => `order:${orderId}`,
   history: (orderId: string) => `order:${orderId}:history`,
   idempotency: (keyHash: string) => `idem:${keyHash}`,
+  /** Every order id, sorted as text (UUIDv7: creation order): the admin listing. */
+  orderIndex: () => "orders:index",
+  /** One customer's order ids, the same way: the admin listing's customerId search. */
+  customerOrders: (customerHash: string) => `orders:customer:${customerHash}`,
   message: (subscription: string, messageId: string) => `msg:${subscription}:${messageId}`,
   lease: (subscription: string, messageId: string) => `lease:${subscription}:${messageId}`,
   alive: (processId: string) => `alive:${processId}`,
@@ -15,6 +19,10 @@ export const keys = {
   rate: (subscription: string) => `rate:${subscription}`,
   deadLetter: (id: string) => `dl:${id}`,
   deadLetterIndex: () => "dl:index",
+  /** Per worker process and subscription: deliveries it holds unsettled, and until when that holds. */
+  unsettled: () => "activity:unsettled",
+  /** Outcome counts of every process, per subscription, for the 10 s starting at `bucketMs`. */
+  outcomes: (bucketMs: number) => `activity:outcomes:${bucketMs}`,
   stock: (sku: string) => `stock:${sku}`,
   reservation: (orderId: string) => `reservation:${orderId}`,
 };

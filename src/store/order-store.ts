@@ -79,17 +79,24 @@ export class OrderStore {
 
   /** Writes the order as `accepted` before it is published, claiming the idempotency key with it. */
   async create(orderId: string, doc: OrderDocument, createdAt: string, idem?: IdempotencyClaim): Promise<CreateResult> {
-    const orderKeys = [keys.order(orderId), keys.history(orderId)];
+    const orderKeys = [
+      keys.order(orderId),
+      keys.history(orderId),
+      keys.orderIndex(),
+      keys.customerOrders(customerHash(doc.customerId)),
+    ];
     const args: (string | number)[] = [
       JSON.stringify(doc),
       createdAt,
       historyEntry("accepted", createdAt),
       RETENTION_MS,
+      orderId,
+      oldestKeptId(Date.parse(createdAt) - RETENTION_MS),
     ];
     if (idem) {
       const now = Date.now();
       orderKeys.push(keys.idempotency(idem.keyHash));
-      args.push(idem.fingerprint, orderId, IDEMPOTENCY_TTL_MS, now, now + this.idempotencyLeaseMs);
+      args.push(idem.fingerprint, IDEMPOTENCY_TTL_MS, now, now + this.idempotencyLeaseMs);
     }
     const [kind, otherId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [
       string,
@@ -232,7 +239,7 @@ export function acceptedResource(orderId: string, doc: OrderDocument, createdAt:
   };
 }
 
-function toResource(orderId: string, hash: Record<string, string>, history: string[]): OrderResource {
+export function toResource(orderId: string, hash: Record<string, string>, history: string[]): OrderResource {
   const doc = JSON.parse(hash.doc!) as OrderDocument;
   const resource: OrderResource = {
     id: orderId,
@@ -249,6 +256,20 @@ function toResource(orderId: string, hash: Record<string, string>, history: stri
   if (hash.callback !== undefined) resource.callback = JSON.parse(hash.callback);
   if (hash.cancelRequested === "1" && hash.status === "processing") resource.cancelRequested = true;
   return resource;
+}
+
+/**
+ * The smallest order id created at `ms` or later. Order ids are UUIDv7, whose first 48 bits are
+ * the creation time in ms: as text they sort in creation order.
+ */
+export function oldestKeptId(ms: number): string {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}`;
+}
+
+/** The customer index's key part: a hash, never the client's string itself. */
+export function customerHash(customerId: string): string {
+  return sha256(customerId).slice(0, 32);
 }
 
 function sha256(text: string): string {

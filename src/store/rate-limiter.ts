@@ -1,7 +1,7 @@
 import type Redis from "ioredis";
 import { keys } from "./keys";
 import { runScript } from "./run-script";
-import { TAKE_RATE_TURN } from "./scripts";
+import { BOOK_RATE_TURNS } from "./scripts";
 
 /**
  * The turns of `pipeline.rateLimits`: one key per subscription in Redis holding when its next
@@ -10,14 +10,14 @@ import { TAKE_RATE_TURN } from "./scripts";
 export class RateLimiter {
   constructor(private readonly redis: Redis) {}
 
-  /** Books a start now (0), or says how many ms until the next start is due. */
-  async takeTurn(subscription: string, perSecond: number): Promise<number> {
+  /** Books `count` starts 1/perSecond apart; answers in how many ms the first is due (≤ 0: now). */
+  async bookTurns(subscription: string, perSecond: number, count: number): Promise<number> {
     const answer = await runScript(
       this.redis,
-      "takeRateTurn",
-      TAKE_RATE_TURN,
+      "bookRateTurns",
+      BOOK_RATE_TURNS,
       [keys.rate(subscription)],
-      [1000 / perSecond],
+      [1000 / perSecond, count],
     );
     return Number(answer);
   }

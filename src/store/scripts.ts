@@ -39,15 +39,16 @@ local function idempotencyKeyState(key, fingerprint, nowMs)
 end`;
 
 /**
- * KEYS: order, history, idem? · ARGV: doc, now, entry, retentionMs, fingerprint?, idemTtlMs?,
- * nowMs?, leaseUntilMs? · an idempotency key stays `pending` from here until the broker confirmed
- * the order; its request holds it until `leaseUntil`. A pending key past its lease belongs to a
- * request that never finished (its process died): `abandoned`, for this request to take over.
+ * KEYS: order, history, order index, customer's order index, idem? · ARGV: doc, now, entry,
+ * retentionMs, orderId, oldest id kept, fingerprint?, idemTtlMs?, nowMs?, leaseUntilMs? · an
+ * idempotency key stays `pending` from here until the broker confirmed the order; its request
+ * holds it until `leaseUntil`. A pending key past its lease belongs to a request that never
+ * finished (its process died): `abandoned`, for this request to take over.
  */
 export const CREATE_ORDER = `
 ${IDEMPOTENCY_KEY_STATE}
-if #KEYS == 3 then
-  local state, orderId = idempotencyKeyState(KEYS[3], ARGV[5], ARGV[8])
+if #KEYS == 5 then
+  local state, orderId = idempotencyKeyState(KEYS[5], ARGV[7], ARGV[9])
   if state then return {state, orderId} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
@@ -56,10 +57,17 @@ redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0,
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-if #KEYS == 3 then
-  redis.call('HSET', KEYS[3], 'fingerprint', ARGV[5], 'orderId', ARGV[6], 'state', 'pending',
-    'owner', ARGV[6], 'leaseUntil', ARGV[9])
-  redis.call('PEXPIRE', KEYS[3], ARGV[7])
+-- The listing's indexes (all orders, a customer's) sort ids as text, which for time-ordered ids
+-- is creation order; they forget ids older than the retention, as the orders do.
+for index = 3, 4 do
+  redis.call('ZADD', KEYS[index], 0, ARGV[5])
+  redis.call('ZREMRANGEBYLEX', KEYS[index], '-', '(' .. ARGV[6])
+end
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+if #KEYS == 5 then
+  redis.call('HSET', KEYS[5], 'fingerprint', ARGV[7], 'orderId', ARGV[5], 'state', 'pending',
+    'owner', ARGV[5], 'leaseUntil', ARGV[10])
+  redis.call('PEXPIRE', KEYS[5], ARGV[8])
 end
 return {'created'}
 `;
@@ -324,19 +332,19 @@ return 1
 `;
 
 /**
- * KEYS: rate (the time the next start is due, ms) · ARGV: interval between starts (ms) · books
- * a start: '0', or how many ms until the next one is due. Starts keep to a grid of one interval
- * (a start a little late does not push the later ones back), so no second ever holds more than
- * perSecond + 1 of them.
+ * KEYS: rate (when the next start is due, ms) · ARGV: interval between starts (ms), count ·
+ * books `count` starts one interval apart and answers in how many ms the first is due (≤ 0:
+ * now). Starts keep to a grid of one interval (a start a little late does not push the later
+ * ones back), so no second ever holds more than perSecond + 1 of them.
  */
-export const TAKE_RATE_TURN = `
+export const BOOK_RATE_TURNS = `
 ${REDIS_NOW_MS}
 local interval = tonumber(ARGV[1])
 local due = tonumber(redis.call('GET', KEYS[1]) or '0')
-if due > nowMs then return tostring(due - nowMs) end
 if nowMs - due >= interval then due = nowMs end
-redis.call('SET', KEYS[1], tostring(due + interval), 'PX', math.ceil(interval) + 1000)
-return '0'
+local booked = due + interval * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], tostring(booked), 'PX', math.ceil(booked - nowMs) + 1000)
+return tostring(due - nowMs)
 `;
 
 /** KEYS: slots · ARGV: owner · gives a slot back. */

@@ -1,135 +1,82 @@
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { DEAD_LETTER_REASONS } from "../../runtime/dead-letter-reason";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type DeadLetters, deadLetterView, ReplayError } from "../../runtime/dead-letters";
+import type { QueueView } from "../../runtime/queue-overview";
+import { InvalidCursorError as InvalidDeadLetterCursor } from "../../store/dead-letter-store";
+import { InvalidCursorError as InvalidOrderCursor, type OrderListing } from "../../store/order-listing";
 import type { AppEnv } from "../app-env";
-import { problemResponse as problem } from "../documented-responses";
 import { unavailable } from "../orders/orders.handlers";
 import { ProblemError } from "../problem";
+import {
+  deleteDeadLetterRoute,
+  listDeadLettersRoute,
+  listOrdersRoute,
+  listQueuesRoute,
+  replayDeadLetterRoute,
+  replayDeadLettersRoute,
+} from "./admin.routes";
 import { bearerToken } from "./bearer-token";
 
-const deadLetterSchema = z
-  .object({
-    id: z.string(),
-    orderId: z.string().nullable(),
-    messageId: z.string(),
-    queue: z.string(),
-    reason: z.enum(DEAD_LETTER_REASONS),
-    attempts: z.number().int(),
-    error: z.string(),
-    payload: z.unknown(),
-    deadLetteredAt: z.string(),
-  })
-  .openapi("DeadLetter");
+export interface AdminRoutesOptions {
+  deadLetters: DeadLetters;
+  orders: OrderListing;
+  queues: () => Promise<QueueView[]>;
+  adminToken: string | undefined;
+}
 
-const idParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) });
-const security = [{ bearerAuth: [] }];
-const authFailure = { 401: problem("Missing or wrong bearer token") };
-const noSuchDeadLetter = problem("No such dead letter");
-const brokerUnavailable = problem("The broker did not confirm the replay; retry after Retry-After seconds", {
-  retryAfter: true,
-});
-
-const listRoute = createRoute({
-  method: "get",
-  path: "/admin/dead-letters",
-  operationId: "listDeadLetters",
-  summary: "List dead letters",
-  security,
-  responses: {
-    200: {
-      description: "Dead letters, oldest first",
-      content: { "application/json": { schema: z.object({ items: z.array(deadLetterSchema) }) } },
-    },
-    ...authFailure,
-  },
-});
-const replayOneRoute = createRoute({
-  method: "post",
-  path: "/admin/dead-letters/{id}/replay",
-  operationId: "replayDeadLetter",
-  summary: "Replay one dead letter to the queue it came from, with fresh attempts",
-  security,
-  request: { params: idParam },
-  responses: {
-    202: { description: "Replayed (the broker confirmed it)" },
-    404: noSuchDeadLetter,
-    503: brokerUnavailable,
-    ...authFailure,
-  },
-});
-const replayAllRoute = createRoute({
-  method: "post",
-  path: "/admin/dead-letters/replay",
-  operationId: "replayDeadLetters",
-  summary: "Replay every dead letter",
-  security,
-  responses: {
-    202: {
-      description:
-        "Replayed; `failed` lists the dead letters that could not go and stay (present only when some did not)",
-      content: {
-        "application/json": {
-          schema: z.object({
-            replayed: z.number().int(),
-            failed: z.array(z.object({ id: z.string(), detail: z.string() })).optional(),
-          }),
-        },
-      },
-    },
-    503: problem("None could be replayed (`detail` says why); retry after Retry-After seconds", { retryAfter: true }),
-    ...authFailure,
-  },
-});
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/admin/dead-letters/{id}",
-  operationId: "deleteDeadLetter",
-  summary: "Delete a dead letter",
-  security,
-  request: { params: idParam },
-  responses: { 204: { description: "Deleted" }, 404: noSuchDeadLetter, ...authFailure },
-});
-
-/** The dead-letter admin API; the CLI calls the same `DeadLetters`. */
-export function registerAdminRoutes(
-  app: OpenAPIHono<AppEnv>,
-  deadLetters: DeadLetters,
-  adminToken: string | undefined,
-): void {
+/** The admin API behind the bearer token; the CLI and the console call the same objects. */
+export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, options: AdminRoutesOptions): void {
+  const { deadLetters, orders, queues } = options;
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
-  app.use("/admin/*", bearerToken(adminToken));
+  app.use("/admin/*", bearerToken(options.adminToken));
 
-  app.openapi(listRoute, async (c) => {
-    const items = await deadLetters.list();
-    return c.json(
-      {
-        items: items.map(deadLetterView),
-      },
-      200,
-    );
+  app.openapi(listDeadLettersRoute, async (c) => {
+    const page = await withCursor(() => deadLetters.page(c.req.valid("query")));
+    return c.json({ items: page.items.map(deadLetterView), ...nextCursor(page) }, 200);
   });
 
-  app.openapi(replayAllRoute, async (c) => {
-    const { replayed, failed } = await deadLetters.replayAll();
+  app.openapi(replayDeadLettersRoute, async (c) => {
+    // The body is optional: without one (no Content-Type), every dead letter is replayed.
+    const { replayed, failed } = await deadLetters.replayAll(c.req.valid("json") ?? {});
     if (replayed === 0 && failed.length > 0) {
       throw unavailable(`no dead letter could be replayed (${failed.length} failed; first: ${failed[0]!.detail})`);
     }
     return c.json(failed.length > 0 ? { replayed, failed } : { replayed }, 202);
   });
 
-  app.openapi(replayOneRoute, async (c) => {
+  app.openapi(replayDeadLetterRoute, async (c) => {
     const { id } = c.req.valid("param");
     const replayed = await withReplayErrors(() => deadLetters.replay(id));
     if (!replayed) throw new ProblemError(404, "no dead letter with this id");
     return c.body(null, 202);
   });
 
-  app.openapi(deleteRoute, async (c) => {
+  app.openapi(deleteDeadLetterRoute, async (c) => {
     const { id } = c.req.valid("param");
     if (!(await deadLetters.get(id))) throw new ProblemError(404, "no dead letter with this id");
     await deadLetters.remove(id);
     return c.body(null, 204);
   });
+
+  app.openapi(listOrdersRoute, async (c) => {
+    const page = await withCursor(() => orders.list(c.req.valid("query")));
+    return c.json({ items: page.items, ...nextCursor(page) }, 200);
+  });
+
+  app.openapi(listQueuesRoute, async (c) => c.json({ items: await queues() }, 200));
+}
+
+const nextCursor = (page: { nextCursor?: string }) => (page.nextCursor ? { nextCursor: page.nextCursor } : {});
+
+async function withCursor<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof InvalidDeadLetterCursor || error instanceof InvalidOrderCursor)
+      throw new ProblemError(400, "invalid query parameter", {
+        errors: [{ path: "cursor", message: "is not a cursor this listing gave out" }],
+      });
+    throw error;
+  }
 }
 
 async function withReplayErrors<T>(replay: () => Promise<T>): Promise<T> {
