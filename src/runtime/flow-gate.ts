@@ -144,12 +144,15 @@ export class FlowGate {
         continue;
       }
       const bookedAt = performance.now();
-      waiters.forEach((resolve, index) => {
+      for (const [index, resolve] of waiters.entries()) {
         const dueMs = firstDueMs + index * intervalMs;
-        if (dueMs <= 0) return resolve(true);
+        if (dueMs <= 0) {
+          resolve(true);
+          continue;
+        }
         metrics.flowControlWaits.inc({ subscription: plan.name, limit: "rate" });
         void waitUntil(bookedAt + dueMs, shutdown).then(resolve);
-      });
+      }
     }
   }
 }

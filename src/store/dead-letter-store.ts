@@ -149,7 +149,7 @@ export class DeadLetterStore {
     return { items, ...(position ? { nextCursor: `${position.score}:${position.id}` } : {}) };
   }
 
-  /** Index entries after `position` in (score, id) order: those of its millisecond with a larger id, then later ones. */
+  /** Index entries after `position` in (score, id) order: its millisecond's larger ids, then later ones. */
   private async idsAfter(position: IndexPosition | undefined, count: number): Promise<IndexPosition[]> {
     const index = keys.deadLetterIndex();
     let skip = 0;
