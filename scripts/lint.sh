@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bunx biome check .
-long=$(git ls-files --cached --others --exclude-standard -- '*.ts' '*.sh' '*.lua' |
+long=$(git ls-files --cached --others --exclude-standard -- '*.ts' '*.tsx' '*.sh' '*.lua' |
   xargs awk 'length > 120 { print FILENAME ":" FNR ": " length " characters" }')
 if [ -n "$long" ]; then
   echo "lines over 120 characters:"

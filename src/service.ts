@@ -22,6 +22,7 @@ import {
 import type { Config } from "./config";
 import type { Handler } from "./handler";
 import { registerAdminRoutes } from "./http/admin/admin.handlers";
+import { registerConsoleRoutes } from "./http/console/console.routes";
 import { createApp, mountDocs } from "./http/create-app";
 import { registerOrderRoutes } from "./http/orders/orders.handlers";
 import { DeferredWrites } from "./intake/deferred-writes";
@@ -139,27 +140,32 @@ export async function startService(options: ServiceOptions): Promise<Service> {
 
   let draining = false;
   let server: Server<undefined> | undefined;
-  const app = createApp({
-    log,
-    metrics,
-    isDraining: () => draining,
-    readiness: async () => {
-      // Connected is not enough: a stalled broker or Redis must fail the check within 2 s.
-      const [brokerAnswers, redisAnswers] = await Promise.all([
-        broker.ready && broker.answers(READINESS_DEADLINE_MS),
-        redis.ready && redis.answers(READINESS_DEADLINE_MS),
-      ]);
-      const checks = { broker: brokerAnswers, redis: redisAnswers, accepting: !draining };
-      return { ready: Object.values(checks).every(Boolean), checks };
-    },
-  });
+  const readiness = async () => {
+    // Connected is not enough: a stalled broker or Redis must fail the check within 2 s.
+    const [brokerAnswers, redisAnswers] = await Promise.all([
+      broker.ready && broker.answers(READINESS_DEADLINE_MS),
+      redis.ready && redis.answers(READINESS_DEADLINE_MS),
+    ]);
+    const checks = { broker: brokerAnswers, redis: redisAnswers, accepting: !draining };
+    return { ready: Object.values(checks).every(Boolean), checks };
+  };
+  const app = createApp({ log, metrics, isDraining: () => draining, readiness });
   if (runsIntake) {
+    const orders = new OrderListing(redis.plain);
+    const queues = () => readQueues({ broker, topology, activity });
+    const adminToken = config.ADMIN_TOKEN;
     registerOrderRoutes(app, { intake, store: orderStore, cancellation });
-    registerAdminRoutes(app, {
+    registerAdminRoutes(app, { deadLetters, orders, queues, adminToken });
+    registerConsoleRoutes(app, {
+      adminToken,
+      readiness,
+      queues,
+      activity,
+      orders,
+      orderStore,
+      cancellation,
       deadLetters,
-      orders: new OrderListing(redis.plain),
-      queues: () => readQueues({ broker, topology, activity }),
-      adminToken: config.ADMIN_TOKEN,
+      topology,
     });
     mountDocs(app);
   }

@@ -1,0 +1,42 @@
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+
+export const SESSION_COOKIE = "console_session";
+/** How long a sign-in lasts. */
+export const SESSION_MS = 12 * 60 * 60 * 1000;
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+/**
+ * Console sign-ins: the operator gives the admin token once, in a form; the browser then holds
+ * a cookie of an expiry and its HMAC under the token — never the token itself. Every replica
+ * with the same ADMIN_TOKEN accepts it, and a new token ends every session.
+ */
+export class ConsoleSessions {
+  private readonly expected: Buffer;
+
+  constructor(private readonly token: string) {
+    this.expected = digest(token);
+  }
+
+  /** Constant-time, whatever the candidate's length. */
+  isToken(candidate: string): boolean {
+    return timingSafeEqual(digest(candidate), this.expected);
+  }
+
+  issue(now = Date.now()): string {
+    const expiresAt = now + SESSION_MS;
+    return `${expiresAt}.${this.mac(expiresAt)}`;
+  }
+
+  isValid(cookie: string | undefined, now = Date.now()): boolean {
+    const match = /^(\d{13,15})\.([A-Za-z0-9_-]{43})$/.exec(cookie ?? "");
+    if (!match) return false;
+    const expiresAt = Number(match[1]);
+    if (expiresAt <= now) return false;
+    return timingSafeEqual(Buffer.from(match[2]!), Buffer.from(this.mac(expiresAt)));
+  }
+
+  private mac(expiresAt: number): string {
+    return createHmac("sha256", this.token).update(`console-session:${expiresAt}`).digest("base64url");
+  }
+}
