@@ -11,8 +11,11 @@ const COSTLY_DEFAULT_METRICS = [
   "nodejs_heap_space_size_available_bytes",
 ];
 
-/** The metric names (docs/operations.md); one registry per service instance so tests stay apart. */
-export function createMetrics() {
+/**
+ * The metric names (docs/operations.md); one registry per service instance so tests stay apart.
+ * `isReady` answers what /readyz would without its round trips (connected, not shutting down).
+ */
+export function createMetrics(options: { isReady?: () => boolean } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of COSTLY_DEFAULT_METRICS) registry.removeSingleMetric(name);
@@ -74,6 +77,14 @@ export function createMetrics() {
       help: "Messages that waited before their handler started, by subscription and the limit they waited for",
       labelNames: ["subscription", "limit"] as const,
       registers: [registry],
+    }),
+    ready: new Gauge({
+      name: "service_ready",
+      help: "1 while the broker and Redis connections are usable and the process is not shutting down, else 0",
+      registers: [registry],
+      collect() {
+        this.set(options.isReady?.() === false ? 0 : 1);
+      },
     }),
     queueMessages: new Gauge({
       name: "queue_messages",

@@ -96,7 +96,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const topology = options.topology ?? loadConfiguredTopology(config);
   const runsWorkers = config.ROLE !== "api";
   const runsIntake = config.ROLE !== "worker";
-  const metrics = createMetrics();
+  // Read at scrape time, when the broker, Redis and `draining` below exist.
+  const metrics = createMetrics({ isReady: () => broker.ready && redis.ready && !draining });
   const keyPrefix = options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined);
   const redis = new RedisConnections({ url: config.REDIS_URL, keyPrefix, log });
   const orderStore = new OrderStore(redis.plain);

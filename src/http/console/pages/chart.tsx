@@ -19,6 +19,9 @@ export function OutcomeChart(props: { subscription: string; series: OutcomeSerie
   const x = (index: number) => (index / Math.max(1, series.starts.length - 1)) * WIDTH;
   const y = (rate: number) => HEIGHT - (rate / top) * (HEIGHT - 10);
   const latest = lines.map((line) => `${line.label} ${format(line.rates.at(-1) ?? 0)}/s`).join(", ");
+  const totals = LINES.map(
+    (line) => `${line.label} ${(counts[line.outcome] ?? []).reduce((sum, count) => sum + count, 0)}`,
+  ).join(", ");
   return (
     <figure>
       <figcaption>
@@ -29,7 +32,7 @@ export function OutcomeChart(props: { subscription: string; series: OutcomeSerie
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         preserveAspectRatio="none"
         role="img"
-        aria-label={`${subscription}: ${latest}; peak ${format(top)}/s`}
+        aria-label={`${subscription}: now ${latest}; peak ${format(top)}/s; in 15 minutes ${totals}`}
       >
         {lines.map((line) => (
           <polyline
