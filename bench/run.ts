@@ -1,9 +1,12 @@
 /**
  * `bun run bench`: measures, in one run and side by side, the ceilings (raw amqplib confirmed
- * publish+consume, a bare Hono route), the peers (a straightforward Hono+zod+Rascal intake, a
- * Hono+BullMQ order service) and this service — whole (`ROLE=all`, like the BullMQ service with
- * its in-process worker) and as intake alone (`ROLE=api`, like the Rascal intake) — then prints
- * a table of figures with their ratios and one JSON line. Rounds are interleaved across targets
+ * publish+consume, and publish alone on a quorum queue with 64 in flight; a bare Hono route),
+ * the peers (a straightforward Hono+zod+Rascal intake, a Hono+BullMQ order service, and the same
+ * doing this service's default topology's work) and this service — whole (`ROLE=all`, like the
+ * BullMQ service with its in-process worker) in the lean and the default topology, as intake
+ * alone (`ROLE=api`, like the Rascal intake), and through POST /orders/batch — then prints a
+ * table of figures with their ratios, the CPU per order of each process, the targets, and one
+ * JSON line. Rounds are interleaved across targets
  * so that the shared machine's noise hits them alike; figures are medians over rounds.
  * `bun run bench --soak 300`: RSS growth of the service over 300 s at 1,000 orders/s.
  */
@@ -15,6 +18,7 @@ import { CONNECTIONS, drain, type IntakeRound, measureIntake } from "./lib/measu
 import { memoryOf, runScript, type Target } from "./lib/process";
 import { formatTable, type Row, times } from "./lib/report";
 import { medianRatio } from "./lib/round-ratios";
+import { SAMPLE_ORDER } from "./lib/sample-order";
 import { runSoak } from "./lib/soak";
 import { median } from "./lib/stats";
 import {
@@ -54,14 +58,37 @@ try {
   await env.cleanup({ keepLogs: failed }).catch((error: unknown) => say(`cleanup: ${String(error)}`));
 }
 
+const BATCH_SIZE = 100;
+const BATCH_BODY = JSON.stringify({ orders: Array.from({ length: BATCH_SIZE }, () => SAMPLE_ORDER) });
+
+/** Orders accepted per second through POST /orders/batch at 64 connections; waits until they completed. */
+async function measureBatchIntake(service: Target, seconds: number): Promise<number> {
+  const counts = serviceCounts(service);
+  const before = await counts.accepted();
+  const wrk = await runWrk({
+    url: `${service.baseUrl}/orders/batch`,
+    connections: CONNECTIONS,
+    durationSec: seconds,
+    okStatus: 200,
+    body: BATCH_BODY,
+  });
+  await Bun.sleep(50);
+  const accepted = (await counts.accepted()) - before;
+  await drain(counts);
+  return accepted / wrk.durationSec;
+}
+
 async function runFull(): Promise<void> {
   say(`starting targets (run ${env.id})`);
   const bare = await startBareHono(env);
   const rascal = await startRascalIntake(env);
   const bullmq = await startBullmqService(env);
+  const bullmqEqual = await startBullmqService(env, { equalWork: true });
   const service = await startOrderService(env);
+  const serviceDefault = await startOrderService(env, { rascal: { namespace: "default", topology: "default" } });
   const intakeOnly = await startOrderService(env, { role: "api" });
-  targets.push(bare, rascal, bullmq, service, intakeOnly);
+  targets.push(bare, rascal, bullmq, bullmqEqual, service, serviceDefault, intakeOnly);
+  const defaultCounts = serviceCounts(serviceDefault, "notify_customer");
   const orders = (target: Target) => `${target.baseUrl}/orders`;
 
   // Bun's JIT keeps compiling for seconds after start (its compiler threads took a third of the
@@ -74,12 +101,14 @@ async function runFull(): Promise<void> {
     durationSec: WARM_UP_SEC,
     okStatus: 200,
   });
-  for (const target of [rascal, bullmq, service, intakeOnly])
+  for (const target of [rascal, bullmq, bullmqEqual, service, serviceDefault, intakeOnly])
     await runWrk({ url: orders(target), connections: CONNECTIONS, durationSec: WARM_UP_SEC, okStatus: 202 });
   await (await fetch(`${rascal.baseUrl}/bench/purge`, { method: "POST" })).text();
   await purgeIntakeQueue(env);
   await drain(bullmqCounts(bullmq));
+  await drain(bullmqCounts(bullmqEqual));
   await drain(serviceCounts(service));
+  await drain(defaultCounts);
 
   const amqp: number[] = [];
   const hono: number[] = [];
@@ -87,8 +116,14 @@ async function runFull(): Promise<void> {
   const bullmqRounds: IntakeRound[] = [];
   const serviceRounds: IntakeRound[] = [];
   const intakeOnlyRounds: IntakeRound[] = [];
+  const bullmqEqualRounds: IntakeRound[] = [];
+  const defaultRounds: IntakeRound[] = [];
+  const batchOrdersPerSec: number[] = [];
+  const amqpPublish: number[] = [];
   const bullmqCpu = new CpuMeter(bullmq.pid);
+  const bullmqEqualCpu = new CpuMeter(bullmqEqual.pid);
   const serviceCpu = new CpuMeter(service.pid);
+  const defaultCpu = new CpuMeter(serviceDefault.pid);
   for (let round = 1; round <= args.rounds; round++) {
     say(`round ${round}/${args.rounds}: amqplib ceiling`);
     const ceiling = await runScript<{ msgsPerSec: number }>(["bun", "bench/targets/amqp-ceiling.ts"], {
@@ -119,6 +154,24 @@ async function runFull(): Promise<void> {
     say(`round ${round}/${args.rounds}: order-pipeline intake only`);
     intakeOnlyRounds.push(await measureIntake(orders(intakeOnly), args.seconds));
     await purgeIntakeQueue(env);
+    say(`round ${round}/${args.rounds}: BullMQ service, equal work`);
+    bullmqEqualRounds.push(
+      await measureIntake(orders(bullmqEqual), args.seconds, bullmqCounts(bullmqEqual), bullmqEqualCpu),
+    );
+    say(`round ${round}/${args.rounds}: order-pipeline, default topology`);
+    defaultRounds.push(await measureIntake(orders(serviceDefault), args.seconds, defaultCounts, defaultCpu));
+    say(`round ${round}/${args.rounds}: amqplib confirmed publish, quorum queue, 64 in flight`);
+    const publish = await runScript<{ msgsPerSec: number }>(["bun", "bench/targets/amqp-ceiling.ts"], {
+      AMQP_URL: env.amqpUrl,
+      BENCH_QUEUE: `${env.namespace("publish")}:queue`,
+      BENCH_SECONDS: String(args.seconds),
+      BENCH_QUORUM: "1",
+      BENCH_WINDOW: "64",
+      BENCH_PUBLISH_ONLY: "1",
+    });
+    amqpPublish.push(publish.msgsPerSec);
+    say(`round ${round}/${args.rounds}: order-pipeline batch intake, ${BATCH_SIZE} orders per request`);
+    batchOrdersPerSec.push(await measureBatchIntake(service, args.seconds));
   }
 
   say(`order-pipeline: submit→completed latency at ${args.rate}/s for ${args.latencySeconds} s`);
@@ -154,6 +207,13 @@ async function runFull(): Promise<void> {
     servicePeakRssMb: memory.peakMb,
     bullmqCpuUsPerOrder: medianCpu(bullmqRounds.map((round) => round.cpu)),
     serviceCpuUsPerOrder: medianCpu(serviceRounds.map((round) => round.cpu)),
+    bullmqEqualEndToEndPerSec: med(bullmqEqualRounds, (r) => r.endToEndPerSec),
+    bullmqEqualCpuUsPerOrder: medianCpu(bullmqEqualRounds.map((round) => round.cpu)),
+    defaultReqPerSec: med(defaultRounds, (r) => r.wrk.okPerSec),
+    defaultEndToEndPerSec: med(defaultRounds, (r) => r.endToEndPerSec),
+    defaultCpuUsPerOrder: medianCpu(defaultRounds.map((round) => round.cpu)),
+    amqpPublishMsgsPerSec: median(amqpPublish),
+    batchOrdersPerSec: median(batchOrdersPerSec),
   };
   const per = (rounds: IntakeRound[], pick: (round: IntakeRound) => number | undefined) => rounds.map(pick);
   const serviceRps = per(serviceRounds, (r) => r.wrk.okPerSec);
@@ -197,6 +257,15 @@ async function runFull(): Promise<void> {
       per(serviceRounds, (r) => r.cpu?.totalUs),
       per(bullmqRounds, (r) => r.cpu?.totalUs),
     ),
+    defaultEndToEndVsBullmqEqualWork: medianRatio(
+      per(defaultRounds, (r) => r.endToEndPerSec),
+      per(bullmqEqualRounds, (r) => r.endToEndPerSec),
+    ),
+    defaultCpuPerOrderVsBullmqEqualWork: medianRatio(
+      per(defaultRounds, (r) => r.cpu?.totalUs),
+      per(bullmqEqualRounds, (r) => r.cpu?.totalUs),
+    ),
+    batchVsAmqpPublish: medianRatio(batchOrdersPerSec, amqpPublish),
   };
 
   // Every 202 is an order the broker confirmed and routed: all of them must have completed.
@@ -207,13 +276,14 @@ async function runFull(): Promise<void> {
     serviceRounds.every((r) => r.completed !== undefined && r.completed >= r.accepted! && r.accepted! >= r.wrk.ok) &&
     latency.notCompleted === 0;
   const targetsMet = {
-    intakeAtLeastBullmq: ratios.intakeVsBullmq >= 1,
+    leanIntakeAtLeast085xBullmq: ratios.intakeVsBullmq >= 0.85,
+    leanEndToEndAtLeast085xBullmq: ratios.endToEndVsBullmq >= 0.85,
+    defaultEndToEndAtLeastEqualWorkBullmq: ratios.defaultEndToEndVsBullmqEqualWork >= 1,
     intakeAtLeast3xRascal: ratios.intakeVsRascalIntake >= 3,
     intakeOnlyAtLeast3xRascal: ratios.intakeOnlyVsRascalIntake >= 3,
-    intakeP99Under20Ms: figures.serviceP99Ms <= 20,
-    endToEndAtLeastBullmq: ratios.endToEndVsBullmq >= 1,
-    completionP99Under25Ms: figures.completionP99Ms <= 25,
-    peakRssUnder200Mb: figures.servicePeakRssMb <= 200,
+    batchAtLeast07xAmqpPublish: ratios.batchVsAmqpPublish >= 0.7,
+    completionP99Under10Ms: figures.completionP99Ms <= 10,
+    peakRssUnder150Mb: figures.servicePeakRssMb <= 150,
     every202Completed: allCompleted,
   };
 
@@ -291,6 +361,32 @@ async function runFull(): Promise<void> {
     { group: "service", what: `submit→completed p99 at ${args.rate}/s`, value: figures.completionP99Ms, unit: "ms" },
     { group: "service", what: "peak RSS (VmHWM)", value: figures.servicePeakRssMb, unit: "MiB" },
     {
+      group: "service",
+      what: `batch intake, ${BATCH_SIZE} orders per request (orders accepted)`,
+      value: figures.batchOrdersPerSec,
+      unit: "orders/s",
+      ratios: times(ratios.batchVsAmqpPublish, "amqplib publish"),
+    },
+    {
+      group: "ceiling",
+      what: "amqplib confirmed publish, quorum queue, 64 in flight",
+      value: figures.amqpPublishMsgsPerSec,
+      unit: "msg/s",
+    },
+    {
+      group: "default",
+      what: "BullMQ equal work end to end (job kept, notification job)",
+      value: figures.bullmqEqualEndToEndPerSec,
+      unit: "orders/s",
+    },
+    {
+      group: "default",
+      what: "order-pipeline default topology end to end (notification ran)",
+      value: figures.defaultEndToEndPerSec,
+      unit: "orders/s",
+      ratios: times(ratios.defaultEndToEndVsBullmqEqualWork, "BullMQ equal work"),
+    },
+    {
       group: "cpu",
       what: "BullMQ service: CPU per order, all processes",
       value: figures.bullmqCpuUsPerOrder.totalUs,
@@ -303,6 +399,23 @@ async function runFull(): Promise<void> {
       value: figures.serviceCpuUsPerOrder.totalUs,
       unit: "µs",
       ratios: `${times(ratios.cpuPerOrderVsBullmq, "BullMQ")}; ${cpuSplit(figures.serviceCpuUsPerOrder)}`,
+    },
+    {
+      group: "cpu",
+      what: "BullMQ equal work: CPU per order, all processes",
+      value: figures.bullmqEqualCpuUsPerOrder.totalUs,
+      unit: "µs",
+      ratios: cpuSplit(figures.bullmqEqualCpuUsPerOrder),
+    },
+    {
+      group: "cpu",
+      what: "order-pipeline default topology: CPU per order",
+      value: figures.defaultCpuUsPerOrder.totalUs,
+      unit: "µs",
+      ratios: [
+        times(ratios.defaultCpuPerOrderVsBullmqEqualWork, "BullMQ equal work"),
+        cpuSplit(figures.defaultCpuUsPerOrder),
+      ].join("; "),
     },
   ];
   console.log(
@@ -342,6 +455,10 @@ async function runFull(): Promise<void> {
       cpu: r.cpu,
       statuses: r.wrk.statuses,
     })),
+    bullmqEqual: bullmqEqualRounds.map((r) => ({ endToEndPerSec: r.endToEndPerSec, cpu: r.cpu })),
+    default: defaultRounds.map((r) => ({ reqPerSec: r.wrk.okPerSec, endToEndPerSec: r.endToEndPerSec, cpu: r.cpu })),
+    batchOrdersPerSec,
+    amqpPublish,
     intakeOnly: intakeOnlyRounds.map((r) => ({
       reqPerSec: r.wrk.okPerSec,
       p99Ms: r.wrk.p99Ms,

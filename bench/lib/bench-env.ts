@@ -24,6 +24,12 @@ export interface BenchEnv {
 export interface RascalConfigOptions {
   /** The order subscription's handler in bench/handlers (default `bench-noop`). */
   handler?: string;
+  /**
+   * `lean` (default): the order pipeline alone, like the peers. `default`: the shipped rascal.json
+   * as it is — every completion also delivered to notify_customer (the bench's no-op handler),
+   * callbacks routed for orders that have a callbackUrl (the bench's have none).
+   */
+  topology?: "lean" | "default";
   /** Entries merged into rascal.json's `pipeline` (timeouts, concurrency, rate limits). */
   pipeline?: Record<string, unknown>;
 }
@@ -68,30 +74,9 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       const config = shippedRascalConfig();
       for (const vhost of Object.values(config.vhosts)) vhost.namespace = `bench-${id}-${target}`;
       config.subscriptions.process_order!.handler = options.handler ?? "bench-noop";
-      // Like the peers, measure the order pipeline alone: the default rascal.json also routes
-      // every order.completed event into two queues with consumers (notify_customer,
-      // deliver_callback), which would triple the deliveries per order. Their queues and
-      // bindings go too — left without consumers they would only pile the events up. The
-      // runtime still publishes (and the broker confirms) each completion event.
-      delete config.subscriptions.notify_customer;
-      delete config.subscriptions.deliver_callback;
-      // The publication that feeds the callback queue goes with it (bench orders have no callbackUrl).
-      delete (config as { publications?: Record<string, unknown> }).publications?.order_callback;
-      for (const vhost of Object.values(config.vhosts) as {
-        queues?: Record<string, unknown>;
-        bindings?: Record<string, unknown>;
-      }[]) {
-        for (const queue of ["events.notify_customer", "events.deliver_callback"]) delete vhost.queues?.[queue];
-        for (const binding of Object.keys(vhost.bindings ?? {}))
-          if (/-> events\.(notify_customer|deliver_callback)$/.test(binding)) delete vhost.bindings![binding];
-      }
-      const pipeline = ((config as { pipeline?: Record<string, unknown> }).pipeline ??= {});
-      const retries = pipeline.retries as Record<string, unknown> | undefined;
-      if (retries) {
-        delete retries.notify_customer;
-        delete retries.deliver_callback;
-      }
-      Object.assign(pipeline, options.pipeline);
+      if (options.topology === "default") config.subscriptions.notify_customer!.handler = "bench-noop";
+      else leanTopology(config);
+      Object.assign(((config as { pipeline?: Record<string, unknown> }).pipeline ??= {}), options.pipeline);
       const path = join(dir, `rascal-${target}.json`);
       writeFileSync(path, JSON.stringify(config, null, 2));
       rascalConfigs.push(path);
@@ -110,4 +95,29 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       if (!options.keepLogs) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Like the peers, the order pipeline alone: the default rascal.json also routes every
+ * order.completed event into notify_customer and has a deliver_callback subscription; their
+ * queues, bindings, publication and ladders go (left without consumers they would only pile the
+ * events up). The runtime still publishes (and the broker confirms) each completion event.
+ */
+function leanTopology(config: ReturnType<typeof shippedRascalConfig>): void {
+  delete config.subscriptions.notify_customer;
+  delete config.subscriptions.deliver_callback;
+  delete (config as { publications?: Record<string, unknown> }).publications?.order_callback;
+  for (const vhost of Object.values(config.vhosts) as {
+    queues?: Record<string, unknown>;
+    bindings?: Record<string, unknown>;
+  }[]) {
+    for (const queue of ["events.notify_customer", "events.deliver_callback"]) delete vhost.queues?.[queue];
+    for (const binding of Object.keys(vhost.bindings ?? {}))
+      if (/-> events\.(notify_customer|deliver_callback)$/.test(binding)) delete vhost.bindings![binding];
+  }
+  const retries = (config as { pipeline?: { retries?: Record<string, unknown> } }).pipeline?.retries;
+  if (retries) {
+    delete retries.notify_customer;
+    delete retries.deliver_callback;
+  }
 }

@@ -30,14 +30,25 @@ export function startRascalIntake(env: BenchEnv): Promise<Target> {
   });
 }
 
-export function startBullmqService(env: BenchEnv): Promise<Target> {
+/**
+ * The BullMQ peer. `equalWork`: what this service's default topology does per order — the job
+ * kept 7 days as the order's record, a notification job on completion (and a callback job for
+ * orders with a callbackUrl); the order counts as done when its notification ran.
+ */
+export function startBullmqService(env: BenchEnv, options: { equalWork?: boolean } = {}): Promise<Target> {
   const port = freePort();
+  const name = options.equalWork ? "bullmq-equal-work" : "bullmq";
   return startTarget({
-    name: "BullMQ service",
+    name: options.equalWork ? "BullMQ service, equal work" : "BullMQ service",
     cmd: ["bun", "bench/targets/bullmq-service.ts"],
-    env: { PORT: String(port), REDIS_URL: env.redisUrl, BENCH_PREFIX: env.namespace("bullmq") },
+    env: {
+      PORT: String(port),
+      REDIS_URL: env.redisUrl,
+      BENCH_PREFIX: env.namespace(name),
+      ...(options.equalWork ? { BENCH_EQUAL_WORK: "1" } : {}),
+    },
     port,
-    logFile: join(env.dir, "bullmq-service.log"),
+    logFile: join(env.dir, `${name}.log`),
   });
 }
 
@@ -57,7 +68,7 @@ export interface ServiceOptions {
    * handler stay this checkout's.
    */
   codeDir?: string;
-  /** Its rascal.json's handler and pipeline entries (bench/flow-control.ts); a namespace of its own. */
+  /** Its rascal.json's topology, handler and pipeline entries; a namespace of its own. */
   rascal?: RascalConfigOptions & { namespace: string };
 }
 
@@ -71,7 +82,7 @@ export async function startOrderService(env: BenchEnv, options: ServiceOptions =
   const port = freePort();
   const statsPort = role === "api" ? undefined : freePort();
   const target = await startTarget({
-    name: role === "api" ? "order-pipeline intake only" : "order-pipeline",
+    name: role === "api" ? "order-pipeline intake only" : `order-pipeline ${namespace}`,
     cmd: ["bun", join(options.codeDir ?? ROOT, "src/main.ts")],
     env: {
       PORT: String(port),
@@ -106,10 +117,16 @@ export async function purgeIntakeQueue(env: BenchEnv): Promise<void> {
   }
 }
 
-/** The service counts accepted orders in /metrics; the bench handler counts the ones it ran. */
-export const serviceCounts = (target: Target): CountsReader => ({
+/**
+ * The service counts accepted orders in /metrics; the bench handler counts the ones it ran. An
+ * order is done when `doneBy` ran it: process_order (lean topology), notify_customer (default).
+ */
+export const serviceCounts = (target: Target, doneBy = "process_order"): CountsReader => ({
   accepted: async () => (await readServiceCounts(target.baseUrl)).accepted,
-  completed: async () => ((await (await fetch(target.statsUrl!)).json()) as { handled: number }).handled,
+  completed: async () =>
+    ((await (await fetch(target.statsUrl!)).json()) as { bySubscription: Record<string, number> }).bySubscription[
+      doneBy
+    ] ?? 0,
   recorded: async () => (await readServiceCounts(target.baseUrl)).completed,
 });
 

@@ -10,6 +10,8 @@ export interface WrkOptions {
   method?: "POST" | "GET";
   /** The status that counts as success (202 for order intakes, 200 for the bare route). */
   okStatus: number;
+  /** The request body (default: the small sample order). */
+  body?: string;
 }
 
 export interface WrkResult {
@@ -53,7 +55,15 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
       SCRIPT,
       options.url,
     ],
-    { stdout: "pipe", stderr: "pipe", env: { ...process.env, WRK_METHOD: options.method ?? "POST" } },
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        ...process.env,
+        WRK_METHOD: options.method ?? "POST",
+        ...(options.body === undefined ? {} : { WRK_BODY: options.body }),
+      },
+    },
   );
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),

@@ -2,12 +2,15 @@
  * Ceiling for durable acceptance: raw amqplib, one confirm channel publishing persistent
  * messages to a durable queue with WINDOW confirms in flight, and a consumer acking them.
  * Prints {msgsPerSec, messages, seconds} as its last line. Env: AMQP_URL, BENCH_QUEUE,
- * BENCH_SECONDS, BENCH_QUORUM ("1" for a quorum queue, as the service's order queue is).
+ * BENCH_SECONDS, BENCH_QUORUM ("1" for a quorum queue, as the service's order queue is),
+ * BENCH_WINDOW (confirms in flight, default 256), BENCH_PUBLISH_ONLY ("1": no consumer, the
+ * confirmed publish rate alone).
  */
 import amqp from "amqplib";
 import { SAMPLE_ORDER } from "../lib/sample-order";
 
-const WINDOW = 256;
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 256);
+const publishOnly = process.env.BENCH_PUBLISH_ONLY === "1";
 const url = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const queue = process.env.BENCH_QUEUE ?? `bench-ceiling-${process.pid}`;
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -24,12 +27,14 @@ let consumed = 0;
 let allConsumed: () => void = () => {};
 let published = -1;
 const done = new Promise<void>((resolve) => (allConsumed = resolve));
-await consumer.consume(queue, (message) => {
-  if (!message) return;
-  consumer.ack(message);
-  consumed += 1;
-  if (consumed === published) allConsumed();
-});
+if (!publishOnly) {
+  await consumer.consume(queue, (message) => {
+    if (!message) return;
+    consumer.ack(message);
+    consumed += 1;
+    if (consumed === published) allConsumed();
+  });
+}
 
 const channel = await publisherConnection.createConfirmChannel();
 let inFlight = 0;
@@ -62,7 +67,7 @@ while (performance.now() < stopAt) {
 }
 await channel.waitForConfirms();
 published = sent;
-if (consumed < published) await done;
+if (!publishOnly && consumed < published) await done;
 const elapsed = (performance.now() - started) / 1000;
 
 await admin.deleteQueue(queue);
