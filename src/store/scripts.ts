@@ -40,7 +40,8 @@ end`;
 
 /**
  * KEYS: order, history, order index, customer's order index, idem? · ARGV: doc, now, entry,
- * retentionMs, orderId, oldest id kept, fingerprint?, idemTtlMs?, nowMs?, leaseUntilMs? · an
+ * retentionMs, orderId, oldest id kept ('' : no trim this time), fingerprint?, idemTtlMs?,
+ * nowMs?, leaseUntilMs? · an
  * idempotency key stays `pending` from here until the broker confirmed the order; its request
  * holds it until `leaseUntil`. A pending key past its lease belongs to a request that never
  * finished (its process died): `abandoned`, for this request to take over.
@@ -58,10 +59,10 @@ redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 -- The listing's indexes (all orders, a customer's) sort ids as text, which for time-ordered ids
--- is creation order; they forget ids older than the retention, as the orders do.
+-- is creation order; now and then they forget ids older than the retention, as the orders do.
 for index = 3, 4 do
   redis.call('ZADD', KEYS[index], 0, ARGV[5])
-  redis.call('ZREMRANGEBYLEX', KEYS[index], '-', '(' .. ARGV[6])
+  if ARGV[6] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[index], '-', '(' .. ARGV[6]) end
 end
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
 if #KEYS == 5 then
