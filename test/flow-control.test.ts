@@ -202,8 +202,11 @@ test("pipeline.concurrency and pipeline.rateLimits are checked at start-up and s
     expect(printed.pipeline.process_order).not.toHaveProperty("rateLimit");
     expect(printed.pipeline.notify_customer).toMatchObject({ rateLimit: { perSecond: 50 } });
     expect(printed.vhosts["/"]!.queues["orders.process.wait.250ms"]!.options.arguments).toEqual({
+      "x-queue-type": "quorum",
       "x-message-ttl": 250,
       "x-dead-letter-exchange": "orders.process.requeue",
+      "x-dead-letter-strategy": "at-least-once",
+      "x-overflow": "reject-publish",
     });
   } finally {
     file.cleanup();

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import amqp from "amqplib";
 import { loadTopology, TopologyError } from "../src/broker/topology";
 import { loadConfig } from "../src/config";
 import { loadHandlers } from "../src/runtime/load-handlers";
@@ -174,9 +175,17 @@ describe("rascal.json", () => {
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout);
     const queues = printed.vhosts["/"].queues;
+    // Quorum queues that dead-letter at least once: a node lost while a message moves loses nothing.
     expect(queues["orders.process.retry.1000ms"].options.arguments).toEqual({
+      "x-queue-type": "quorum",
       "x-message-ttl": 1000,
       "x-dead-letter-exchange": "orders.process.requeue",
+      "x-dead-letter-strategy": "at-least-once",
+      "x-overflow": "reject-publish",
+    });
+    expect(queues["orders.timeout.900000ms"].options.arguments).toMatchObject({
+      "x-queue-type": "quorum",
+      "x-dead-letter-strategy": "at-least-once",
     });
     expect(queues["orders.process.retry.5000ms"].options.arguments["x-message-ttl"]).toBe(5000);
     expect(queues["orders.process.retry.30000ms"].options.arguments["x-message-ttl"]).toBe(30000);
@@ -296,6 +305,38 @@ describe("topology drift", () => {
       );
     } finally {
       await first.close();
+    }
+  });
+
+  test("a delay queue left classic by an earlier version stops start-up saying how to migrate it", async () => {
+    const namespace = `t-${crypto.randomUUID().slice(0, 8)}`;
+    const queue = `${namespace}:orders.process.retry.1000ms`;
+    const connection = await amqp.connect(process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672");
+    const channel = await connection.createChannel();
+    // As the earlier versions declared their retry tiers: classic queues.
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: { "x-message-ttl": 1000, "x-dead-letter-exchange": `${namespace}:orders.process.requeue` },
+    });
+    try {
+      const error = await startTestService({ namespace }).then(
+        async (started) => {
+          await started.close();
+          return undefined;
+        },
+        (failure: Error) => failure,
+      );
+      // RabbitMQ names the first argument that differs (x-overflow, x-queue-type…).
+      expect(error?.message).toMatch(
+        new RegExp(`queue "${queue}" already exists with x-[a-z-]+ = none, but the service declares`),
+      );
+      expect(error?.message).toContain(`It is a delay queue the service declares itself`);
+      expect(error?.message).toContain(`rabbitmqctl delete_queue '${queue}'`);
+    } finally {
+      await channel.deleteQueue(queue);
+      await connection.close();
+      // What the refused start-up declared before the clash goes with its namespace.
+      await (await startTestService({ namespace })).close();
     }
   });
 });

@@ -177,6 +177,9 @@ export class Broker {
   }
 }
 
+/** The delay queues the service adds to rascal.json: retry tiers, wait queues, order timeouts. */
+const DELAY_QUEUE = /\.(retry|wait)\.\d+ms$|^orders\.timeout\.\d+ms$/;
+
 /** Turns Rascal's and RabbitMQ's start-up errors into messages naming the file and key. */
 function describeStartupError(error: Error & { code?: number }, topology: Topology): Error {
   const message = error.message ?? String(error);
@@ -189,14 +192,19 @@ function describeStartupError(error: Error & { code?: number }, topology: Topolo
         .replace(/^the value /, "")
         .replace(/ of type .*$/, "")
         .replace(/^'(.*)'$/, "$1");
+    const queue = match?.[2] ?? "";
+    // Rascal names a namespaced queue `<namespace>:<name>`.
+    const delayQueue = DELAY_QUEUE.test(queue.slice(queue.indexOf(":") + 1));
     const detail = match
-      ? `queue "${match[2]}" already exists with ${match[1]} = ${value(match[4]!)}, ` +
-        `but rascal.json declares ${value(match[3]!)}`
+      ? `queue "${queue}" already exists with ${match[1]} = ${value(match[4]!)}, ` +
+        `but ${delayQueue ? "the service" : "rascal.json"} declares ${value(match[3]!)}`
       : message;
-    return new TopologyError(
-      `${topology.source}: topology differs from the broker: ${detail}. ` +
-        "Delete the queue or change rascal.json to match.",
-    );
+    const remedy = delayQueue
+      ? "It is a delay queue the service declares itself, a quorum queue since this version: stop every " +
+        "replica, wait until it is empty (its messages move on as their delay ends), delete it " +
+        `(rabbitmqctl delete_queue '${queue}'), then start again (README, "Upgrading")`
+      : "Delete the queue or change rascal.json to match";
+    return new TopologyError(`${topology.source}: topology differs from the broker: ${detail}. ${remedy}.`);
   }
   if (/unsupported attribute|refers to an unknown|is missing|must be|Invalid|Duplicate/.test(message)) {
     return new TopologyError(`${topology.source}: rejected by Rascal: ${message}`);

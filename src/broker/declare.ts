@@ -25,3 +25,20 @@ export function fanoutInto(vhostConfig: Json, exchange: string, queue: string): 
 export function confirmedPublication(vhost: string, destination: { exchange: string } | { queue: string }): Json {
   return { vhost, ...destination, confirm: true, options: { persistent: true, mandatory: true } };
 }
+
+/**
+ * The arguments of a delay queue the service declares (retry tiers, wait queues, order
+ * timeouts): a quorum queue, replicated across a cluster's nodes like the work queues, whose
+ * messages wait `delayMs` and then dead-letter into `exchange`. At-least-once dead-lettering
+ * (which needs `reject-publish` overflow) keeps each message until the target queue confirmed
+ * it, so a node lost mid-move loses nothing.
+ */
+export function delayQueueArguments(delayMs: number, exchange: string): Json {
+  return {
+    "x-queue-type": "quorum",
+    "x-message-ttl": delayMs,
+    "x-dead-letter-exchange": exchange,
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+  };
+}

@@ -1,7 +1,7 @@
 /**
  * Expands the compact `pipeline.retries` declaration of rascal.json into plain Rascal
- * topology: one delay queue per tier (a fixed `x-message-ttl`, so messages never wait behind
- * longer ones), dead-lettering through a fanout exchange back into the work queue.
+ * topology: one delay queue per tier (a quorum queue with a fixed `x-message-ttl`, so messages
+ * never wait behind longer ones), dead-lettering through a fanout exchange back into the work queue.
  */
 
 export interface RetryDeclaration {
@@ -23,7 +23,7 @@ export interface RetryLadder {
   requeuePublication: string;
 }
 
-import { child, confirmedPublication, fanoutInto } from "./declare";
+import { child, confirmedPublication, delayQueueArguments, fanoutInto } from "./declare";
 
 type Json = Record<string, unknown>;
 
@@ -50,7 +50,7 @@ export function expandRetryLadder(
     queues[queueName] ??= {
       options: {
         durable: true,
-        arguments: { "x-message-ttl": delayMs, "x-dead-letter-exchange": requeue },
+        arguments: delayQueueArguments(delayMs, requeue),
       },
     };
     const publication = `${ladder.subscription}.retry.${index + 1}`;
@@ -89,7 +89,7 @@ export function expandWaitQueue(
   child(vhostConfig, "queues")[queueName] ??= {
     options: {
       durable: true,
-      arguments: { "x-message-ttl": CONCURRENCY_WAIT_MS, "x-dead-letter-exchange": requeueExchangeName(ladder.queue) },
+      arguments: delayQueueArguments(CONCURRENCY_WAIT_MS, requeueExchangeName(ladder.queue)),
     },
   };
   const waitPublication = `${ladder.subscription}.wait`;

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import builtInTopology from "../../rascal.json";
 import { DEFAULT_ORDER_TIMEOUT_MS } from "../config";
-import { child, confirmedPublication, fanoutInto } from "./declare";
+import { child, confirmedPublication, delayQueueArguments, fanoutInto } from "./declare";
 import { type ConcurrencyPlan, expandRetryLadder, expandWaitQueue, type RetryLadder } from "./retry-ladder";
 
 /**
@@ -286,7 +286,7 @@ function addOrderTimeoutTopology(config: RascalConfig, vhost: string, orderTimeo
   queues[timeoutQueue] ??= {
     options: {
       durable: true,
-      arguments: { "x-dead-letter-exchange": "order_timeouts", "x-message-ttl": orderTimeoutMs },
+      arguments: delayQueueArguments(orderTimeoutMs, "order_timeouts"),
     },
   };
   queues["orders.expired"] ??= { options: { durable: true, arguments: { "x-queue-type": "quorum" } } };
