@@ -34,6 +34,8 @@ import { runWrk } from "./lib/wrk";
 
 const args = readArgs(process.argv.slice(2));
 const WARM_UP_SEC = 5;
+const BATCH_SIZE = 100;
+const BATCH_BODY = JSON.stringify({ orders: Array.from({ length: BATCH_SIZE }, () => SAMPLE_ORDER) });
 const env = await createBenchEnv();
 const targets: Target[] = [];
 const say = (text: string) => console.error(`[bench] ${text}`);
@@ -58,8 +60,6 @@ try {
   await env.cleanup({ keepLogs: failed }).catch((error: unknown) => say(`cleanup: ${String(error)}`));
 }
 
-const BATCH_SIZE = 100;
-const BATCH_BODY = JSON.stringify({ orders: Array.from({ length: BATCH_SIZE }, () => SAMPLE_ORDER) });
 
 /** Orders accepted per second through POST /orders/batch at 64 connections; waits until they completed. */
 async function measureBatchIntake(service: Target, seconds: number): Promise<number> {

@@ -13,7 +13,7 @@ import type { ActivityReporter } from "./runtime/activity-reporter";
 import type { CancelSignals } from "./runtime/cancel-signals";
 import { type QueueDepthGauge, startQueueDepthGauge } from "./runtime/queue-depth-gauge";
 import type { Workers } from "./runtime/workers";
-import type { RedisConnections } from "./store/redis";
+import { describeRedisTarget, type RedisConnections, redisTarget } from "./store/redis";
 
 /** The service's parts as lifecycle components (see lifecycle.ts), in the order they start. */
 
@@ -144,7 +144,8 @@ function logConnected(options: {
 }): void {
   const { log, broker, topology, config } = options;
   const amqp = broker.urls(topology.orderVhost).map(maskUrl).join(", ");
-  log.info({ topology: topology.source, amqp, redis: maskUrl(config.REDIS_URL), role: config.ROLE }, "connected");
+  const redis = describeRedisTarget(redisTarget(config));
+  log.info({ topology: topology.source, amqp, redis, role: config.ROLE }, "connected");
   if (!options.runsWorkers) return;
   for (const plan of topology.handlerSubscriptions) {
     log.info(

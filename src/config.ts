@@ -47,6 +47,12 @@ const envSchema = z.object({
     .default(3000),
   AMQP_URL: amqpUrl.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  /** Reach Redis through Sentinel: `host:port,host:port…`; REDIS_URL then only gives db and password. */
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, "must be host:port,host:port…")
+    .optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).max(200).default("mymaster"),
   /** Prepended to every Redis key, so several deployments can share one Redis. */
   REDIS_KEY_PREFIX: z
     .string()

@@ -49,7 +49,7 @@ import { DEFAULT_LEASE_MS, MessageLedger } from "./store/message-ledger";
 import { OrderListing } from "./store/order-listing";
 import { OrderStore } from "./store/order-store";
 import { RateLimiter } from "./store/rate-limiter";
-import { RedisConnections } from "./store/redis";
+import { RedisConnections, redisTarget } from "./store/redis";
 
 export interface ServiceOptions {
   config: Config;
@@ -99,7 +99,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   // Read at scrape time, when the broker, Redis and `draining` below exist.
   const metrics = createMetrics({ isReady: () => broker.ready && redis.ready && !draining });
   const keyPrefix = options.keyPrefix ?? (config.REDIS_KEY_PREFIX || undefined);
-  const redis = new RedisConnections({ url: config.REDIS_URL, keyPrefix, log });
+  const redis = new RedisConnections({ ...redisTarget(config), keyPrefix, log });
   const orderStore = new OrderStore(redis.plain);
   // Handlers are checked before any connection is made, so a bad name fails fast.
   const handlers = runsWorkers ? await loadAllHandlers(config, topology, orderStore) : new Map<string, Handler>();
@@ -259,6 +259,7 @@ function createWorkers(options: {
       redis: redis.plain,
       events,
       cancels,
+      orderStore,
       slots: new ConcurrencySlots(redis.pipelined, ledger.leaseMs, (error) =>
         log.warn({ err: error }, "could not keep a concurrency slot; another message with its key may start"),
       ),

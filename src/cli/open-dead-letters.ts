@@ -4,7 +4,7 @@ import type { Logger } from "../log";
 import { DeadLetters } from "../runtime/dead-letters";
 import { DeadLetterStore } from "../store/dead-letter-store";
 import { DEFAULT_LEASE_MS, MessageLedger } from "../store/message-ledger";
-import { RedisConnections } from "../store/redis";
+import { RedisConnections, redisTarget } from "../store/redis";
 import { configuredTopology } from "./configured-topology";
 
 /**
@@ -18,7 +18,12 @@ export async function openDeadLetters(
 ): Promise<{ deadLetters: DeadLetters; close(): Promise<void> }> {
   const topology = configuredTopology(config);
   // Redis warnings would drown the command's own output.
-  const redis = new RedisConnections({ url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, log, quiet: true });
+  const redis = new RedisConnections({
+    ...redisTarget(config),
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    log,
+    quiet: true,
+  });
   await redis.connect();
   const broker = new Broker({ topology, log });
   try {

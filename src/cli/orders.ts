@@ -7,7 +7,7 @@ import type { Logger } from "../log";
 import { cancelChannel } from "../runtime/cancel-signals";
 import { OrderEvents } from "../runtime/order-events";
 import { OrderStore } from "../store/order-store";
-import { RedisConnections } from "../store/redis";
+import { RedisConnections, redisTarget } from "../store/redis";
 import { argumentProblem } from "./arguments";
 import { configuredTopology } from "./configured-topology";
 import type { Output } from "./output";
@@ -46,7 +46,7 @@ export async function ordersCommand(
     return 1;
   }
   const keyPrefix = config.REDIS_KEY_PREFIX || undefined;
-  const redis = new RedisConnections({ url: config.REDIS_URL, keyPrefix, log, quiet: true });
+  const redis = new RedisConnections({ ...redisTarget(config), keyPrefix, log, quiet: true });
   await redis.connect();
   const broker = new Broker({ topology: configuredTopology(config), log });
   try {

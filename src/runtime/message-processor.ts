@@ -2,12 +2,13 @@ import type Redis from "ioredis";
 import type { Publisher } from "../broker/broker";
 import type { Settlement } from "../broker/queue-consumers";
 import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
-import { orderMessageSchema } from "../domain/order";
+import { type OrderMessage, orderMessageSchema } from "../domain/order";
 import type { Handler, HandlerContext } from "../handler";
 import type { Logger } from "../log";
 import { CONSUME_OUTCOMES, type ConsumeOutcome, type Metrics } from "../metrics";
 import type { ConcurrencySlots } from "../store/concurrency-slots";
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
+import type { OrderStore } from "../store/order-store";
 import type { RateLimiter } from "../store/rate-limiter";
 import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, retryWithBackoff, sleep } from "./backoff";
@@ -38,6 +39,8 @@ export interface ProcessorDeps {
   cancels?: CancelSignals;
   /** Announces orders that reached a terminal status. */
   events: OrderEvents;
+  /** Where a lost order record is rebuilt from its message. */
+  orderStore: Pick<OrderStore, "rebuild">;
   /** `pipeline.concurrency` and `pipeline.rateLimits` across replicas. */
   slots: ConcurrencySlots;
   rates: RateLimiter;
@@ -115,9 +118,11 @@ export class MessageProcessor {
     const gate = await this.gate.enter(content, ref.owner!);
     if (!gate) return "requeue";
     if (gate.kind === "hold") return this.holdBack(message, ref.messageId, headers, log);
-    const claim = await this.claim(ref, log);
+    let claim = await this.claim(ref, log);
+    if (claim?.kind === "missing") claim = await this.rebuildAndClaim(ref, content as OrderMessage, log);
     if (claim?.kind !== "run") gate.leave();
     if (!claim) return "requeue";
+    if (claim.kind === "missing") return this.requeueAfterPause(log());
     if (claim.kind === "duplicate" || claim.kind === "dropped") {
       log().info({ outcome: claim.kind, detail: claim.detail }, `message ${claim.kind}`);
       if (claim.kind === "duplicate" && orderId) await this.deps.events.reannounce(orderId, headers).catch(() => {});
@@ -148,6 +153,24 @@ export class MessageProcessor {
       });
     }
     return this.run({ message, content, ref, attempt, headers, log: attemptLog, leaveGate: gate.leave });
+  }
+
+  /**
+   * An accepted order whose record Redis no longer has — a failover to a replica that had not
+   * received it yet loses acknowledged writes — is recorded again from its message, which
+   * carries the whole order, and then claimed as usual. (An order the intake refused leaves a
+   * marker instead, and its message is dropped.)
+   */
+  private async rebuildAndClaim(ref: MessageRef, message: OrderMessage, log: () => Logger) {
+    // A message without the whole order (another publisher's) cannot stand for a lost record.
+    if (typeof message.customerId !== "string" || typeof message.createdAt !== "string")
+      return { kind: "dropped", detail: "unknown order" } as const;
+    const rebuilt = await retryWithBackoff(() => this.deps.orderStore.rebuild(message, now()), {
+      signal: this.deps.shutdown,
+    });
+    if (rebuilt === undefined) return undefined;
+    if (rebuilt) log().warn("the order had no record in Redis (lost in a failover?): rebuilt it from its message");
+    return this.claim(ref, log);
   }
 
   /**

@@ -10,7 +10,9 @@ export type ClaimResult =
   | { kind: "cancelled"; transition: Transition }
   | { kind: "duplicate"; detail: string }
   | { kind: "busy"; holder: string }
-  | { kind: "dropped"; detail: string };
+  | { kind: "dropped"; detail: string }
+  /** The order has no record at all (Redis lost it): rebuild it from the message, then claim again. */
+  | { kind: "missing" };
 
 /** A worker process counts as dead this long after its last alive signal. */
 const ALIVE_TTL_MS = 5000;
@@ -108,6 +110,8 @@ export class MessageLedger {
         return { kind, holder: detail };
       case "cancelled":
         return { kind, transition: { transitioned: true, order: { historyLength: Number(detail), doc: doc! } } };
+      case "missing":
+        return { kind };
       default:
         throw new Error(`unexpected claim answer ${kind}`);
     }

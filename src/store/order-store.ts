@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
-import type { CreateOrder, HistoryEntry, OrderResource, OrderStatus } from "../domain/order";
+import type { CreateOrder, HistoryEntry, OrderMessage, OrderResource, OrderStatus } from "../domain/order";
 import { orderTotal } from "../domain/order";
 import { alivePrefix, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
 import { runScript } from "./run-script";
@@ -9,6 +9,7 @@ import {
   CONFIRM_ORDER,
   CREATE_ORDER,
   EXPIRE_ORDER,
+  REBUILD_ORDER,
   REJECT_ORDER,
   RELEASE_ORDER,
   SET_CALLBACK_STATE,
@@ -143,7 +144,7 @@ export class OrderStore {
   async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken" | "superseded"> {
     const orderKeys = [keys.order(orderId), keys.history(orderId)];
     if (idem) orderKeys.push(keys.idempotency(idem.keyHash));
-    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId])) as
+    return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId, RETENTION_MS])) as
       | "rejected"
       | "taken"
       | "superseded";
@@ -159,6 +160,41 @@ export class OrderStore {
     if (listError) throw listError;
     if (!hash.doc) return undefined;
     return toResource(orderId, hash, history);
+  }
+
+  /**
+   * Records an order again from its message, when a worker finds no record of it (Redis lost the
+   * write: a failover to a replica that had not received it). False when a record exists.
+   */
+  async rebuild(message: OrderMessage, now: string): Promise<boolean> {
+    const { orderId, createdAt, ...rest } = message;
+    const doc: OrderDocument = {
+      customerId: rest.customerId,
+      items: rest.items,
+      currency: rest.currency,
+      total: rest.total,
+      ...(rest.callbackUrl === undefined ? {} : { callbackUrl: rest.callbackUrl }),
+    };
+    const rebuilt = await runScript(
+      this.redis,
+      "orderRebuild",
+      REBUILD_ORDER,
+      [
+        keys.order(orderId),
+        keys.history(orderId),
+        keys.orderIndex(),
+        keys.customerOrders(customerHash(doc.customerId)),
+      ],
+      [
+        JSON.stringify(doc),
+        createdAt,
+        historyEntry("accepted", createdAt, "record rebuilt from its message: Redis had lost it"),
+        RETENTION_MS,
+        orderId,
+        now,
+      ],
+    );
+    return rebuilt === 1;
   }
 
   /** The resource as the first 202 showed it, for idempotent replays. */

@@ -1,28 +1,68 @@
 import "../tracing-channel-shim";
 import Redis from "ioredis";
+import type { Config } from "../config";
 import { ConnectError } from "../connect-error";
 import { withDeadline } from "../deadline";
 import { type Logger, maskUrl } from "../log";
 
-export interface RedisOptions {
+export interface RedisTarget {
   url: string;
+  /** With Sentinel: the sentinels, and the name of the master they watch; `url` gives db and password. */
+  sentinels?: { host: string; port: number }[];
+  sentinelMaster?: string;
+}
+
+export interface RedisOptions extends RedisTarget {
   /** Prepended to every key (tests use a random one per test). */
   keyPrefix?: string;
 }
 
+/** Where the configuration says Redis is: REDIS_URL, or the master that REDIS_SENTINELS watch. */
+export function redisTarget(
+  config: Pick<Config, "REDIS_URL" | "REDIS_SENTINELS" | "REDIS_SENTINEL_MASTER">,
+): RedisTarget {
+  if (!config.REDIS_SENTINELS) return { url: config.REDIS_URL };
+  const sentinels = config.REDIS_SENTINELS.split(",").map((entry) => {
+    const at = entry.lastIndexOf(":");
+    return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+  });
+  return { url: config.REDIS_URL, sentinels, sentinelMaster: config.REDIS_SENTINEL_MASTER };
+}
+
+/** For log lines: the URL with its password masked, or the sentinels and their master. */
+export function describeRedisTarget(target: RedisTarget): string {
+  if (!target.sentinels) return maskUrl(target.url);
+  const sentinels = target.sentinels.map(({ host, port }) => `${host}:${port}`).join(",");
+  return `sentinels ${sentinels}, master ${target.sentinelMaster}`;
+}
+
 /**
  * Commands fail fast instead of queueing while Redis is unreachable: the intake must answer 503
- * rather than hang, and a worker must not ack without a dedup decision.
+ * rather than hang, and a worker must not ack without a dedup decision. Through Sentinel, a
+ * failover is a short outage: the client asks the sentinels for the new master and reconnects,
+ * also when the old one answers as a replica (READONLY) before it went down.
  */
 export function createRedis(options: RedisOptions): Redis {
-  return new Redis(options.url, {
+  const common = {
     keyPrefix: options.keyPrefix,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 2000,
     connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(100 * times, 1000),
+    retryStrategy: (times: number) => Math.min(100 * times, 1000),
+  };
+  if (!options.sentinels) return new Redis(options.url, common);
+  const url = new URL(options.url);
+  return new Redis({
+    ...common,
+    sentinels: options.sentinels,
+    name: options.sentinelMaster ?? "mymaster",
+    db: Number(url.pathname.slice(1) || 0),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+    reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
   });
 }
 
@@ -100,7 +140,7 @@ export class RedisConnections {
       const cause = this.lastError ?? (error as Error).message;
       this.plain.disconnect();
       this.pipelined.disconnect();
-      throw new ConnectError(`cannot connect to Redis at ${maskUrl(this.options.url)}: ${cause}`);
+      throw new ConnectError(`cannot connect to Redis at ${describeRedisTarget(this.options)}: ${cause}`);
     }
   }
 

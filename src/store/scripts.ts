@@ -116,7 +116,7 @@ return 1
 `;
 
 /**
- * KEYS: order, history, idem? · ARGV: orderId · the broker did not take the order: it must not
+ * KEYS: order, history, idem? · ARGV: orderId, markerTtlMs · the broker did not take the order: it must not
  * exist, unless a worker already received its message (then the broker had routed it and it
  * goes ahead: `taken`), or a retry of the same request took the key over (`superseded`: that
  * request publishes the order again and decides its fate). The idempotency key is freed only
@@ -129,9 +129,32 @@ if #KEYS == 3 then
   local claim = redis.call('HMGET', KEYS[3], 'orderId', 'owner')
   if claim[1] == ARGV[1] and claim[2] and claim[2] ~= ARGV[1] then return 'superseded' end
 end
+-- What stays is a marker without the order: GET answers 404, and a worker that receives the
+-- message after all (a late confirm) drops it instead of rebuilding the record from it.
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'rejected', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if #KEYS == 3 and redis.call('HGET', KEYS[3], 'orderId') == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 'rejected'
+`;
+
+/**
+ * KEYS: order, history, order index, customer's order index · ARGV: doc, createdAt, entry,
+ * retentionMs, orderId, now · records an order again from its message, for a worker that found
+ * no record (Redis lost it: a failover to a replica that had not received it yet). 1 when
+ * rebuilt, 0 when a record (or a rejected marker) exists.
+ */
+export const REBUILD_ORDER = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0,
+  'createdAt', ARGV[2], 'updatedAt', ARGV[6])
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], 0, ARGV[5])
+redis.call('ZADD', KEYS[4], 0, ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+return 1
 `;
 
 /**
@@ -139,7 +162,8 @@ return 'rejected'
  * alive-key prefix, cancelled entry. A claim held by a process whose alive key expired (it
  * crashed) is taken over at once instead of waiting out the lease. A cancelled order's message
  * is dropped; one whose cancel was requested while a handler ran (that handler's process died
- * before it reported back) ends cancelled now: `{'cancelled', history length, doc}`.
+ * before it reported back) ends cancelled now: `{'cancelled', history length, doc}`. An order
+ * with no record at all answers `{'missing'}` (see REBUILD_ORDER); one the intake rejected, `dropped`.
  */
 export const CLAIM = `
 ${TERMINAL}
@@ -154,7 +178,10 @@ end
 local status
 if ARGV[3] == '1' then
   status = redis.call('HGET', KEYS[3], 'status')
-  if not status then return {'dropped', 'unknown order'} end
+  if not status then
+    if redis.call('HEXISTS', KEYS[3], 'rejected') == 1 then return {'dropped', 'rejected at intake'} end
+    return {'missing', ''}
+  end
   if status == 'expired' or status == 'cancelled' then return {'dropped', status} end
   if terminal[status] then return {'duplicate', status} end
   if redis.call('HGET', KEYS[3], 'cancelRequested') == '1' then

@@ -70,5 +70,10 @@ export async function orderRecords(redis: Redis): Promise<Set<string>> {
     cursor = next;
     for (const key of keys) if (!key.endsWith(":history")) found.add(key.slice("order:".length));
   } while (cursor !== "0");
-  return found;
+  // An order the intake refused leaves a marker without the order (see REJECT_ORDER): not a record.
+  const ids = [...found];
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hexists(`order:${id}`, "doc");
+  const replies = (await pipeline.exec()) ?? [];
+  return new Set(ids.filter((_, index) => replies[index]?.[1] === 1));
 }
