@@ -60,7 +60,6 @@ try {
   await env.cleanup({ keepLogs: failed }).catch((error: unknown) => say(`cleanup: ${String(error)}`));
 }
 
-
 /** Orders accepted per second through POST /orders/batch at 64 connections; waits until they completed. */
 async function measureBatchIntake(service: Target, seconds: number): Promise<number> {
   const counts = serviceCounts(service);

@@ -50,6 +50,7 @@ import { OrderListing } from "./store/order-listing";
 import { OrderStore } from "./store/order-store";
 import { RateLimiter } from "./store/rate-limiter";
 import { RedisConnections, redisTarget } from "./store/redis";
+import { ReplicationBarrier } from "./store/replication-barrier";
 
 export interface ServiceOptions {
   config: Config;
@@ -113,7 +114,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const deadLetters = new DeadLetters({ store: deadLetterStore, ledger, publisher: broker, plans, log });
   const deferredWrites = new DeferredWrites(log);
   const intakeStore = new OrderStore(redis.pipelined);
-  const intake = new OrderIntake({ store: intakeStore, publisher: broker, metrics, log, deferred: deferredWrites });
+  // Replicated for failover (Sentinel): writes reach a replica before the 202 and before an ack.
+  const replication = config.REDIS_SENTINELS
+    ? new ReplicationBarrier([redis.pipelined, redis.plain], () =>
+        log.warn("no Redis replica acknowledged the writes in time: a failover now could lose them"),
+      )
+    : undefined;
+  const intake = new OrderIntake({
+    store: intakeStore,
+    publisher: broker,
+    metrics,
+    log,
+    deferred: deferredWrites,
+    replication,
+  });
   const events = new OrderEvents({ publisher: broker, store: orderStore, log });
   const channel = cancelChannel(keyPrefix);
   const cancellation = new OrderCancellation({
@@ -137,6 +151,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     log,
     events,
     cancels,
+    replication,
   });
 
   let draining = false;
@@ -237,9 +252,11 @@ function createWorkers(options: {
   log: Logger;
   events: OrderEvents;
   cancels: CancelSignals;
+  replication?: ReplicationBarrier;
 }): Workers {
   const { broker, redis, orderStore, deadLetterStore, ledger, handlers, plans, metrics, log, events, cancels } =
     options;
+  const { replication } = options;
   const recorder = new DeadLetterRecorder({
     store: deadLetterStore,
     ledger,
@@ -273,6 +290,7 @@ function createWorkers(options: {
       },
     ],
     log,
+    ...(replication ? { replication } : {}),
   });
 }
 

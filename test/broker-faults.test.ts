@@ -46,8 +46,14 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
     expect(response.status).toBe(202);
     return (await response.json()) as OrderJson;
   };
-  const orderRecords = async () =>
-    (await service!.testRedis.keys(`${service!.keyPrefix}order:*`)).filter((key) => !key.endsWith(":history")).length;
+  /** Orders with a record: a refused order leaves only a marker (no `doc`), which does not count. */
+  const orderRecords = async () => {
+    const names = (await service!.testRedis.keys(`${service!.keyPrefix}order:*`))
+      .filter((key) => !key.endsWith(":history"))
+      .map((key) => key.slice(service!.keyPrefix.length));
+    const hasDoc = await Promise.all(names.map((key) => service!.testRedis.hexists(key, "doc")));
+    return hasDoc.filter((exists) => exists === 1).length;
+  };
   const workQueue = async () =>
     (await broker.queues(`${service!.namespace}:orders.process`)).find((queue) =>
       queue.name.endsWith(":orders.process"),

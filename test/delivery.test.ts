@@ -60,17 +60,32 @@ test("two copies delivered at once: one runs, the other waits and is skipped", a
   expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
 });
 
-test("a message for an order that does not exist is dropped, not processed", async () => {
+test("an order whose record Redis lost is rebuilt from its message and completes once", async () => {
+  service = await startTestService({ transform: useOrderHandler("count-runs") });
+  // As after a failover to a replica that had not received the record: the message alone.
+  const orderId = Bun.randomUUIDv7();
+  await service.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), { messageId: orderId });
+  const order = await service.waitForOrder(orderId, (current) => current.status === "completed");
+  expect(order).toMatchObject({ customerId: "c-1", currency: "USD", total: 1, attempts: 1 });
+  expect(order.history.map((entry) => entry.status)).toEqual(["accepted", "processing", "completed"]);
+  expect(order.history[0]!.detail).toBe("record rebuilt from its message: Redis had lost it");
+  expect(await service.testRedis.get(`runs:${orderId}`)).toBe("1");
+});
+
+test("a message of an order the intake refused is dropped, not rebuilt", async () => {
   service = await startTestService({ transform: useOrderHandler("count-runs") });
   const orderId = Bun.randomUUIDv7();
+  // What the intake leaves when the broker did not take an order in time: a marker, no order.
+  await service.testRedis.hset(`order:${orderId}`, "rejected", "1");
   await service.broker.publish(ORDER_PUBLICATION, orderMessage(orderId), { messageId: orderId });
   await until("the message was dropped", async () =>
     (await service!.metrics.messagesConsumed.get()).values.some((v) => v.labels.outcome === "dropped" && v.value > 0),
   );
   expect(await service.testRedis.get(`runs:${orderId}`)).toBeNull();
+  expect((await service.getOrder(orderId)).status).toBe(404);
 });
 
-test("an unroutable order gets no 202 and leaves nothing behind", async () => {
+test("an unroutable order gets no 202 and leaves only the marker that it was refused", async () => {
   service = await startTestService({
     transform: (config) => {
       const vhost = config.vhosts["/"] as { bindings: Record<string, unknown> };
@@ -81,7 +96,9 @@ test("an unroutable order gets no 202 and leaves nothing behind", async () => {
   expect(response.status).toBe(503);
   expect(response.headers.get("retry-after")).toBeTruthy();
   expect(response.headers.get("content-type")).toContain("application/problem+json");
-  expect(await service.testRedis.keys(`${service.keyPrefix}order:*`)).toEqual([]);
+  const left = await service.testRedis.keys(`${service.keyPrefix}order:*`);
+  expect(left).toHaveLength(1);
+  expect(await service.testRedis.hgetall(left[0]!.slice(service.keyPrefix.length))).toEqual({ rejected: "1" });
   // The key was freed: the client may try again once the topology is fixed.
   expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
   expect((await service.metrics.ordersAccepted.get()).values[0]?.value ?? 0).toBe(0);

@@ -5,6 +5,7 @@ import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import { acceptedResource, type IdempotencyClaim, type OrderDocument, OrderStore } from "../store/order-store";
+import type { ReplicationBarrier } from "../store/replication-barrier";
 import type { DeferredWrites } from "./deferred-writes";
 import { OrderTimeouts } from "./order-timeouts";
 
@@ -37,6 +38,7 @@ export class OrderIntake {
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly deferred: DeferredWrites;
+  private readonly replication?: ReplicationBarrier;
 
   constructor(options: {
     store: OrderStore;
@@ -45,7 +47,10 @@ export class OrderIntake {
     log: Logger;
     /** Clean-ups that wait for Redis to come back. */
     deferred: DeferredWrites;
+    /** With Redis replicas: the order's record reaches one before the 202. */
+    replication?: ReplicationBarrier;
   }) {
+    this.replication = options.replication;
     this.store = options.store;
     this.publisher = options.publisher;
     this.metrics = options.metrics;
@@ -100,6 +105,7 @@ export class OrderIntake {
       if (rejected !== "taken") return this.notAccepted(orderId, request, error);
     }
     if (idem) await this.confirmKey(idem, orderId);
+    await this.replication?.wait();
     return { kind: "accepted", order: this.accepted(orderId, doc, createdAt, headers, request.requestId) };
   }
 
@@ -140,6 +146,7 @@ export class OrderIntake {
       return this.notAccepted(firstId, request, error);
     }
     await this.confirmKey(idem, firstId);
+    await this.replication?.wait();
     return {
       kind: "replayed",
       order: this.accepted(firstId, takeOver.doc, takeOver.createdAt, headers, request.requestId),

@@ -4,6 +4,7 @@ import type { OnDelivery, Settlement } from "../broker/queue-consumers";
 import type { SubscriptionPlan } from "../broker/topology";
 import type { Handler } from "../handler";
 import type { Logger } from "../log";
+import type { ReplicationBarrier } from "../store/replication-barrier";
 import { sleep } from "./backoff";
 import { type IncomingMessage, MessageProcessor, type ProcessorDeps } from "./message-processor";
 
@@ -23,6 +24,8 @@ export interface WorkersOptions {
   deps: Omit<ProcessorDeps, "shutdown">;
   internal: readonly InternalConsumer[];
   log: Logger;
+  /** With Redis replicas: what a message's run wrote reaches one before the ack. */
+  replication?: ReplicationBarrier;
 }
 
 /** How long the broker gets to confirm that consumers are cancelled before shutdown goes on. */
@@ -108,7 +111,14 @@ export class Workers {
   private consume(subscription: string, handle: OnDelivery): void {
     this.unsettled.set(subscription, 0);
     this.options.broker.consume(subscription, (message: ConsumeMessage, content: unknown, invalid?: Error) => {
-      const work = handle(message, content, invalid);
+      const { replication } = this.options;
+      const handled = handle(message, content, invalid);
+      const work = replication
+        ? handled.then(async (settlement) => {
+            if (settlement === "ack") await replication.wait();
+            return settlement;
+          })
+        : handled;
       this.inFlight.add(work);
       this.unsettled.set(subscription, this.unsettled.get(subscription)! + 1);
       const forget = () => {

@@ -10,6 +10,8 @@ export interface PrivateRedisOptions {
   appendonly?: boolean;
   /** Required password: lets tests check that REDIS_URL's secret never reaches a log line. */
   password?: string;
+  /** Starts as a replica of the Redis on this port (of this machine). */
+  replicaOf?: number;
 }
 
 /**
@@ -31,7 +33,8 @@ export class PrivateRedis {
   async start(): Promise<void> {
     const args = ["redis-server", "--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--dir", this.dir];
     args.push("--appendonly", this.options.appendonly ? "yes" : "no", "--appendfsync", "everysec", "--daemonize", "no");
-    if (this.options.password) args.push("--requirepass", this.options.password);
+    if (this.options.password) args.push("--requirepass", this.options.password, "--masterauth", this.options.password);
+    if (this.options.replicaOf) args.push("--replicaof", "127.0.0.1", String(this.options.replicaOf));
     this.child = Bun.spawn(args, { stdout: "ignore", stderr: "ignore" });
     await this.waitUntil(true);
   }
