@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { until } from "./helpers/eventually";
+import { PrivateRedis } from "./helpers/private-redis";
+import { PrivateSentinel } from "./helpers/private-sentinel";
+import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
+
+let primary: PrivateRedis;
+let replica: PrivateRedis;
+let sentinel: PrivateSentinel;
+let service: TestService | undefined;
+
+beforeAll(async () => {
+  primary = new PrivateRedis();
+  await primary.start();
+  replica = new PrivateRedis({ replicaOf: primary.port });
+  await replica.start();
+  const replicaClient = replica.client();
+  await until("the replica is in sync", async () =>
+    (await replicaClient.info("replication")).includes("master_link_status:up"),
+  );
+  replicaClient.disconnect();
+  sentinel = new PrivateSentinel({ primaryPort: primary.port });
+  await sentinel.start();
+});
+afterAll(async () => {
+  await service?.close();
+  await Promise.allSettled([sentinel.destroy(), replica.destroy(), primary.destroy()]);
+});
+
+test("through Sentinel, the primary killed under load: a replica takes over, every 202 completes once", async () => {
+  service = await startTestService({
+    // With sentinels REDIS_URL gives only the database (its host is the shared Redis, which the
+    // test helper's own client and clean-up use; the service goes where the sentinels say).
+    env: { REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, LOG_LEVEL: "fatal" },
+    transform: useOrderHandler("count-runs"),
+  });
+  const accepted: string[] = [];
+  const answers = new Map<number, number>();
+  let sending = true;
+  // Clients send each order again with its Idempotency-Key until it is accepted, as the API asks.
+  const client = async (index: number) => {
+    for (let n = 0; sending; n++) {
+      const key = `sentinel-${index}-${n}`;
+      for (;;) {
+        const response = await service!.post(sampleOrder(), { "Idempotency-Key": key });
+        answers.set(response.status, (answers.get(response.status) ?? 0) + 1);
+        if (response.status === 202) {
+          accepted.push(((await response.json()) as OrderJson).id);
+          break;
+        }
+        await Bun.sleep(50);
+      }
+      await Bun.sleep(10);
+    }
+  };
+  const clients = [0, 1, 2].map(client);
+  await until("orders flow", async () => accepted.length >= 30);
+  await primary.stop("SIGKILL");
+  await until("the sentinel promoted the replica", async () => (await sentinel.master()) === replica.port, 30_000);
+  const acceptedAtFailover = accepted.length;
+  await until("orders flow again", async () => accepted.length >= acceptedAtFailover + 30, 30_000);
+  sending = false;
+  await Promise.all(clients);
+
+  expect([...answers.keys()].every((status) => status === 202 || status === 503 || status === 409)).toBe(true);
+  // Read through the service, which now reaches the promoted replica.
+  for (const id of accepted) {
+    const order = await service.waitForOrder(id, (current) => current.status === "completed", 20_000);
+    expect(order.history.filter((entry) => entry.status === "completed")).toHaveLength(1);
+  }
+  expect(new Set(accepted).size).toBe(accepted.length);
+  const promoted = new Redis({ port: replica.port, keyPrefix: service.keyPrefix });
+  try {
+    expect(await promoted.call("ROLE").then((role) => (role as string[])[0])).toBe("master");
+    // The records are on the promoted replica: the service followed the sentinels to it.
+    const onPromoted = await Promise.all(accepted.map((id) => promoted.exists(`order:${id}`)));
+    expect(onPromoted.every((exists) => exists === 1)).toBe(true);
+  } finally {
+    promoted.disconnect();
+  }
+}, 90_000);
