@@ -25,6 +25,18 @@ function connectionUrl(protocols: readonly string[], expected: string, pathRule?
 
 const amqpUrl = connectionUrl(["amqp:", "amqps:"], "must be an amqp:// or amqps:// URL");
 
+/** One broker URL, or a cluster's nodes comma-separated: every connection fails over among them. */
+const amqpUrls = z.string().superRefine((value, ctx) => {
+  for (const [index, part] of value.split(",").entries()) {
+    const checked = amqpUrl.safeParse(part.trim());
+    for (const issue of checked.error?.issues ?? [])
+      ctx.addIssue({
+        code: "custom",
+        message: value.includes(",") ? `URL ${index + 1}: ${issue.message}` : issue.message,
+      });
+  }
+});
+
 // ioredis reads the path as the database number.
 const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or rediss:// URL", {
   test: /^(\/\d*)?$/,
@@ -45,7 +57,7 @@ const envSchema = z.object({
     .transform(Number)
     .pipe(z.number().max(65_535, NOT_A_PORT))
     .default(3000),
-  AMQP_URL: amqpUrl.optional(),
+  AMQP_URL: amqpUrls.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   /** Reach Redis through Sentinel: `host:port,host:port…`; REDIS_URL then only gives db and password. */
   REDIS_SENTINELS: z

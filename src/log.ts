@@ -71,9 +71,10 @@ export function maskUrl(url: string): string {
  */
 export function redactEnvironmentSecrets(text: string, env: Record<string, string | undefined>): string {
   const secrets = [env.ADMIN_TOKEN, env.CALLBACK_SECRET];
-  for (const url of [env.AMQP_URL, env.REDIS_URL]) {
+  // AMQP_URL may list a cluster's nodes, comma-separated.
+  for (const url of [...(env.AMQP_URL?.split(",") ?? []), env.REDIS_URL]) {
     // By pattern, not by URL parsing: the URL may be the thing that did not parse.
-    const password = url?.match(/^[a-z]+:\/\/[^:@/]*:([^@/]+)@/i)?.[1];
+    const password = url?.trim().match(/^[a-z]+:\/\/[^:@/]*:([^@/]+)@/i)?.[1];
     if (password) secrets.push(password, decodedOrSame(password));
   }
   return secrets

@@ -6,7 +6,8 @@ import amqp from "amqplib";
 import { loadTopology, TopologyError } from "../src/broker/topology";
 import { loadConfig } from "../src/config";
 import { loadHandlers } from "../src/runtime/load-handlers";
-import { FIXTURE_HANDLERS, startTestService } from "./helpers/service";
+import { freePort } from "./helpers/free-port";
+import { FIXTURE_HANDLERS, type OrderJson, sampleOrder, startTestService } from "./helpers/service";
 
 const MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 const REPO = new URL("..", import.meta.url).pathname;
@@ -249,6 +250,35 @@ describe("rascal.json", () => {
     expect((topology.rascal.vhosts["/"]!.connection as { url: string }).url).toBe(
       "amqp://user:pw@broker.internal:5672/shop",
     );
+  });
+
+  test("AMQP_URL may list a cluster's nodes, comma-separated; each is checked", () => {
+    const topology = loadTopology({
+      path: join(REPO, "rascal.json"),
+      defaultAmqpUrl: "amqp://guest:guest@127.0.0.1:5672",
+      amqpUrlOverride: "amqp://u:pw@rabbit-1:5672, amqp://u:pw@rabbit-2:5672",
+    });
+    expect(topology.rascal.vhosts["/"]!.connection).toBeUndefined();
+    expect(topology.rascal.vhosts["/"]!.connections).toEqual([
+      "amqp://u:pw@rabbit-1:5672",
+      "amqp://u:pw@rabbit-2:5672",
+    ]);
+    expect(() => loadConfig({ AMQP_URL: "amqp://rabbit-1:5672,http://rabbit-2" })).toThrow(
+      "AMQP_URL: URL 2: must be an amqp:// or amqps:// URL",
+    );
+  });
+
+  test("with a dead node first in AMQP_URL, the service uses the next and processes orders", async () => {
+    const dead = `amqp://guest:guest@127.0.0.1:${freePort()}`;
+    const service = await startTestService({ env: { AMQP_URL: `${dead},amqp://guest:guest@127.0.0.1:5672` } });
+    try {
+      const response = await service.post(sampleOrder());
+      expect(response.status).toBe(202);
+      const { id } = (await response.json()) as OrderJson;
+      await service.waitForOrder(id, (order) => order.status === "completed");
+    } finally {
+      await service.close();
+    }
   });
 });
 

@@ -184,8 +184,15 @@ export function expandTopology(config: RascalConfig, source: string, options: To
     if (!isObject(vhost)) fail(`vhosts.${name}`, "must be an object");
     if (options.amqpUrlOverride) {
       // AMQP_URL is *the* connection: it replaces a list of cluster hosts too.
-      vhost.connection = { ...(isObject(vhost.connection) ? vhost.connection : {}), url: options.amqpUrlOverride };
-      delete vhost.connections;
+      const urls = options.amqpUrlOverride.split(",").map((url) => url.trim());
+      if (urls.length === 1) {
+        vhost.connection = { ...(isObject(vhost.connection) ? vhost.connection : {}), url: urls[0] };
+        delete vhost.connections;
+      } else {
+        // A cluster's nodes: Rascal resolves each, and every connection fails over among them.
+        vhost.connections = urls;
+        delete vhost.connection;
+      }
     } else if (!vhost.connection && !vhost.connections) vhost.connection = { url: options.defaultAmqpUrl };
     if (options.namespace) vhost.namespace = options.namespace;
   }

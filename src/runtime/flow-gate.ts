@@ -146,7 +146,8 @@ export class FlowGate {
       const bookedAt = performance.now();
       for (const [index, resolve] of waiters.entries()) {
         const dueMs = firstDueMs + index * intervalMs;
-        if (dueMs <= 0) {
+        // Within a millisecond is now: no timer is finer, and a rate that high waits for none.
+        if (dueMs < 1) {
           resolve(true);
           continue;
         }

@@ -39,7 +39,7 @@ export async function deleteTopology(config: ResolvedConfig): Promise<void> {
   for (const [vhost, declared] of Object.entries(config.vhosts)) {
     const urls = vhostUrls(config, vhost);
     if (urls.length === 0) continue;
-    const connection = await amqp.connect(urls[0]!);
+    const connection = await connectToAny(urls);
     try {
       // A failed delete closes the channel: one channel per object.
       const remove = async (action: (channel: amqp.Channel) => Promise<unknown>) => {
@@ -59,4 +59,17 @@ export async function deleteTopology(config: ResolvedConfig): Promise<void> {
       await connection.close().catch(() => {});
     }
   }
+}
+
+/** The first node of the list that answers (a cluster's list may start with one that is down). */
+async function connectToAny(urls: string[]): Promise<amqp.ChannelModel> {
+  let failure: unknown;
+  for (const url of urls) {
+    try {
+      return await amqp.connect(url);
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
 }
