@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import amqp from "amqplib";
 import Redis from "ioredis";
-import { BrokerAsPromised } from "rascal";
 import { loadTopology } from "../../src/broker/topology";
 
 /**
@@ -83,11 +83,12 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       return path;
     },
     async cleanup(options = {}) {
-      // Rascal deletes exactly the queues and exchanges the namespaced topology declares.
+      // Every queue and exchange the namespaced topology declares, deleted by name: not through
+      // Rascal, which declares before it deletes and would fail on a queue another version of
+      // the service (bench/compare.ts) declared with other arguments.
       for (const path of rascalConfigs) {
         const topology = loadTopology({ path, defaultAmqpUrl: amqpUrl, amqpUrlOverride: process.env.AMQP_URL });
-        const broker = await BrokerAsPromised.create(topology.rascal as never);
-        await broker.nuke();
+        await deleteNamespaced(amqpUrl, topology.rascal.vhosts);
       }
       await redis.flushdb();
       redis.disconnect();
@@ -119,5 +120,31 @@ function leanTopology(config: ReturnType<typeof shippedRascalConfig>): void {
   if (retries) {
     delete retries.notify_customer;
     delete retries.deliver_callback;
+  }
+}
+
+/** Deletes the queues and exchanges of namespaced vhosts (`<namespace>:<name>`), each on its own channel. */
+async function deleteNamespaced(url: string, vhosts: Record<string, Record<string, unknown>>): Promise<void> {
+  const connection = await amqp.connect(url);
+  try {
+    for (const vhost of Object.values(vhosts)) {
+      const namespace = vhost.namespace;
+      if (typeof namespace !== "string") continue;
+      const names = (kind: "queues" | "exchanges") => Object.keys((vhost[kind] ?? {}) as Record<string, unknown>);
+      for (const [kind, names_] of [
+        ["queue", names("queues")],
+        ["exchange", names("exchanges")],
+      ] as const) {
+        for (const name of names_) {
+          const channel = await connection.createChannel();
+          channel.on("error", () => {});
+          const fullName = `${namespace}:${name}`;
+          await (kind === "queue" ? channel.deleteQueue(fullName) : channel.deleteExchange(fullName)).catch(() => {});
+          await channel.close().catch(() => {});
+        }
+      }
+    }
+  } finally {
+    await connection.close();
   }
 }
