@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import amqp from "amqplib";
 import type { Subprocess } from "bun";
 import { freePort } from "./free-port";
 
@@ -98,8 +99,37 @@ export class PrivateRabbitMQ {
     return this.ctl(["stop_app"]);
   }
 
-  startApp(): Promise<string> {
-    return this.ctl(["start_app"]);
+  /**
+   * Starts the broker again and waits until it takes quorum queues again: for a moment after
+   * start_app it accepts connections but closes the channel of a quorum queue's declare.
+   */
+  async startApp(): Promise<string> {
+    const output = await this.ctl(["start_app"]);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const failure = await this.declareProbeQueue().then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+      if (!failure) return output;
+      if (Date.now() > deadline)
+        throw new Error(`quorum queues not available 30 s after start_app: ${failure.message}`);
+      await Bun.sleep(250);
+    }
+  }
+
+  private async declareProbeQueue(): Promise<void> {
+    const connection = await amqp.connect(this.url);
+    connection.on("error", () => {});
+    try {
+      const channel = await connection.createChannel();
+      channel.on("error", () => {});
+      const queue = `probe-${crypto.randomUUID()}`;
+      await channel.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+      await channel.deleteQueue(queue);
+    } finally {
+      await connection.close().catch(() => {});
+    }
   }
 
   /** A memory alarm: the broker blocks every connection that publishes. Returns once it is (un)set. */
