@@ -205,8 +205,6 @@ test("pipeline.concurrency and pipeline.rateLimits are checked at start-up and s
       "x-queue-type": "quorum",
       "x-message-ttl": 250,
       "x-dead-letter-exchange": "orders.process.requeue",
-      "x-dead-letter-strategy": "at-least-once",
-      "x-overflow": "reject-publish",
     });
   } finally {
     file.cleanup();

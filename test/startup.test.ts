@@ -176,18 +176,13 @@ describe("rascal.json", () => {
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout);
     const queues = printed.vhosts["/"].queues;
-    // Quorum queues that dead-letter at least once: a node lost while a message moves loses nothing.
+    // Quorum queues: replicated over a cluster's nodes like the work queues.
     expect(queues["orders.process.retry.1000ms"].options.arguments).toEqual({
       "x-queue-type": "quorum",
       "x-message-ttl": 1000,
       "x-dead-letter-exchange": "orders.process.requeue",
-      "x-dead-letter-strategy": "at-least-once",
-      "x-overflow": "reject-publish",
     });
-    expect(queues["orders.timeout.900000ms"].options.arguments).toMatchObject({
-      "x-queue-type": "quorum",
-      "x-dead-letter-strategy": "at-least-once",
-    });
+    expect(queues["orders.timeout.900000ms"].options.arguments).toMatchObject({ "x-queue-type": "quorum" });
     expect(queues["orders.process.retry.5000ms"].options.arguments["x-message-ttl"]).toBe(5000);
     expect(queues["orders.process.retry.30000ms"].options.arguments["x-message-ttl"]).toBe(30000);
     // rascal.json's own pipeline section is expanded, not passed on: what shows is the runtime's view.

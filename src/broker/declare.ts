@@ -29,16 +29,10 @@ export function confirmedPublication(vhost: string, destination: { exchange: str
 /**
  * The arguments of a delay queue the service declares (retry tiers, wait queues, order
  * timeouts): a quorum queue, replicated across a cluster's nodes like the work queues, whose
- * messages wait `delayMs` and then dead-letter into `exchange`. At-least-once dead-lettering
- * (which needs `reject-publish` overflow) keeps each message until the target queue confirmed
- * it, so a node lost mid-move loses nothing.
+ * messages wait `delayMs` and then dead-letter into `exchange`. Dead-lettering stays
+ * at-most-once: RabbitMQ 3.10's at-least-once strategy crashed its dead-letter worker when such a
+ * queue was deleted and, about every other time, left the node refusing declares for a moment.
  */
 export function delayQueueArguments(delayMs: number, exchange: string): Json {
-  return {
-    "x-queue-type": "quorum",
-    "x-message-ttl": delayMs,
-    "x-dead-letter-exchange": exchange,
-    "x-dead-letter-strategy": "at-least-once",
-    "x-overflow": "reject-publish",
-  };
+  return { "x-queue-type": "quorum", "x-message-ttl": delayMs, "x-dead-letter-exchange": exchange };
 }
