@@ -4,6 +4,7 @@ import { canRunPrivateRabbitMQ, PrivateRabbitMQ } from "./helpers/private-rabbit
 import {
   expectProblem,
   type OrderJson,
+  orderRecordCount,
   sampleOrder,
   startTestService,
   type TestService,
@@ -46,14 +47,6 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
     expect(response.status).toBe(202);
     return (await response.json()) as OrderJson;
   };
-  /** Orders with a record: a refused order leaves only a marker (no `doc`), which does not count. */
-  const orderRecords = async () => {
-    const names = (await service!.testRedis.keys(`${service!.keyPrefix}order:*`))
-      .filter((key) => !key.endsWith(":history"))
-      .map((key) => key.slice(service!.keyPrefix.length));
-    const hasDoc = await Promise.all(names.map((key) => service!.testRedis.hexists(key, "doc")));
-    return hasDoc.filter((exists) => exists === 1).length;
-  };
   const workQueue = async () =>
     (await broker.queues(`${service!.namespace}:orders.process`)).find((queue) =>
       queue.name.endsWith(":orders.process"),
@@ -93,7 +86,7 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
       const queue = await workQueue();
       return queue !== undefined && queue.ready + queue.unacked === 0;
     });
-    expect(await orderRecords()).toBe(2);
+    expect(await orderRecordCount(service!)).toBe(2);
   });
 
   test("broker restart mid-handler: 503, not ready while down; reconnects, resubscribes, ran once", async () => {
@@ -121,7 +114,7 @@ describe.if(canRunPrivateRabbitMQ)("broker faults (private RabbitMQ node)", () =
       return queue !== undefined && queue.ready + queue.unacked === 0;
     });
     expect(await service.testRedis.get(`runs:${running.id}`)).toBe("1");
-    expect(await orderRecords()).toBe(2);
+    expect(await orderRecordCount(service!)).toBe(2);
   }, 90_000);
 
   test("stopping while the broker is down still ends; the next service finishes the unacked message", async () => {

@@ -7,6 +7,7 @@ import { PrivateRedis } from "./helpers/private-redis";
 import {
   expectProblem,
   type OrderJson,
+  orderRecordCount,
   sampleOrder,
   startTestService,
   type TestService,
@@ -108,22 +109,15 @@ test("an order whose record was written but whose answer was lost is removed onc
   try {
     // One order first, so that Redis already knows the scripts and runs the next one at once.
     expect((await behindRelay.post(sampleOrder())).status).toBe(202);
-    // Order records (a refused order leaves a marker without one).
-    const records = async () => {
-      const found = await service.testRedis.keys(`${service.keyPrefix}order:*`);
-      const names = found.map((key) => key.slice(service.keyPrefix.length)).filter((key) => !key.endsWith(":history"));
-      const hasDoc = await Promise.all(names.map((key) => service.testRedis.hexists(key, "doc")));
-      return hasDoc.filter((exists) => exists === 1).length;
-    };
-    const before = await records();
+    const before = await orderRecordCount(service);
     relay.mute();
     const refused = await behindRelay.post(sampleOrder(), { "Idempotency-Key": "answer-lost" });
     await expectProblem(refused, 503);
     // Redis did run the create script: the record and the key are there for now.
-    expect(await records()).toBe(before + 1);
+    expect(await orderRecordCount(service)).toBe(before + 1);
 
     relay.reset();
-    await until("the 503'd order's record is removed", async () => (await records()) === before);
+    await until("the 503'd order's record is removed", async () => (await orderRecordCount(service)) === before);
     expect(await service.testRedis.keys(`${service.keyPrefix}idem:*`)).toEqual([]);
     // The key is free again: the client's retry creates the order.
     const retried = await behindRelay.post(sampleOrder(), { "Idempotency-Key": "answer-lost" });

@@ -7,7 +7,7 @@ import type { Metrics } from "../metrics";
 import { allowedMethods } from "./allowed-methods";
 import { API_REFERENCE_SCRIPT, serveApiReferenceScript } from "./api-reference-assets";
 import type { AppEnv } from "./app-env";
-import { fieldErrors, ProblemError, problem } from "./problem";
+import { fieldErrors, noRoute, ProblemError, problem } from "./problem";
 import { validTraceparent } from "./traceparent";
 
 export interface Readiness {
@@ -98,7 +98,7 @@ export function createApp(options: AppOptions): OpenAPIHono<AppEnv> {
         }),
       );
     }
-    return problem(c, new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`));
+    return problem(c, noRoute(c));
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));

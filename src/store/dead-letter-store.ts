@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import type { DeadLetterReason } from "../runtime/dead-letter-reason";
+import { InvalidCursorError } from "./invalid-cursor";
 import { keys } from "./keys";
 
 export interface DeadLetter {
@@ -38,10 +39,6 @@ export interface DeadLetterQuery extends DeadLetterFilter {
 export interface DeadLetterPage {
   items: DeadLetter[];
   nextCursor?: string;
-}
-
-export class InvalidCursorError extends Error {
-  override name = "InvalidCursorError";
 }
 
 interface IndexPosition {

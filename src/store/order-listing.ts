@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import { isOrderId, type OrderResource, type OrderStatus } from "../domain/order";
+import { InvalidCursorError } from "./invalid-cursor";
 import { keys } from "./keys";
 import { customerHash, toResource } from "./order-store";
 
@@ -19,10 +20,6 @@ export interface OrderPage {
 /** How many index entries one page reads at most while it filters by status. */
 const MAX_SCANNED = 5000;
 const CHUNK = 200;
-
-export class InvalidCursorError extends Error {
-  override name = "InvalidCursorError";
-}
 
 /**
  * The admin listing of orders, newest first, from the indexes the intake writes with each

@@ -167,14 +167,13 @@ export class OrderStore {
    * write: a failover to a replica that had not received it). False when a record exists.
    */
   async rebuild(message: OrderMessage, now: string): Promise<boolean> {
-    const { orderId, createdAt, ...rest } = message;
-    const doc: OrderDocument = {
-      customerId: rest.customerId,
-      items: rest.items,
-      currency: rest.currency,
-      total: rest.total,
-      ...(rest.callbackUrl === undefined ? {} : { callbackUrl: rest.callbackUrl }),
-    };
+    const { orderId, createdAt, customerId, items, currency, callbackUrl } = message;
+    const doc = OrderStore.document({
+      customerId,
+      items,
+      currency,
+      ...(callbackUrl === undefined ? {} : { callbackUrl }),
+    });
     const rebuilt = await runScript(
       this.redis,
       "orderRebuild",

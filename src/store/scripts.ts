@@ -39,6 +39,27 @@ local function idempotencyKeyState(key, fingerprint, nowMs)
 end`;
 
 /**
+ * Writes an `accepted` order: KEYS[1..4] = order, history, order index, customer's order index;
+ * the doc, when it was created and last updated, its first history entry, how long it is kept,
+ * its id, and the oldest id the indexes keep ('' : no trim this time). The listing's indexes
+ * (all orders, a customer's) sort ids as text, which for time-ordered ids is creation order;
+ * now and then they forget ids older than the retention, as the orders do.
+ */
+const RECORD_ORDER = `
+local function recordOrder(doc, createdAt, updatedAt, entry, retentionMs, orderId, oldestKept)
+  redis.call('HSET', KEYS[1], 'doc', doc, 'status', 'accepted', 'attempts', 0,
+    'createdAt', createdAt, 'updatedAt', updatedAt)
+  redis.call('RPUSH', KEYS[2], entry)
+  redis.call('PEXPIRE', KEYS[1], retentionMs)
+  redis.call('PEXPIRE', KEYS[2], retentionMs)
+  for index = 3, 4 do
+    redis.call('ZADD', KEYS[index], 0, orderId)
+    if oldestKept ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[index], '-', '(' .. oldestKept) end
+  end
+  redis.call('PEXPIRE', KEYS[4], retentionMs)
+end`;
+
+/**
  * KEYS: order, history, order index, customer's order index, idem? · ARGV: doc, now, entry,
  * retentionMs, orderId, oldest id kept ('' : no trim this time), fingerprint?, idemTtlMs?,
  * nowMs?, leaseUntilMs? · an
@@ -48,23 +69,13 @@ end`;
  */
 export const CREATE_ORDER = `
 ${IDEMPOTENCY_KEY_STATE}
+${RECORD_ORDER}
 if #KEYS == 5 then
   local state, orderId = idempotencyKeyState(KEYS[5], ARGV[7], ARGV[9])
   if state then return {state, orderId} end
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0,
-  'createdAt', ARGV[2], 'updatedAt', ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
--- The listing's indexes (all orders, a customer's) sort ids as text, which for time-ordered ids
--- is creation order; now and then they forget ids older than the retention, as the orders do.
-for index = 3, 4 do
-  redis.call('ZADD', KEYS[index], 0, ARGV[5])
-  if ARGV[6] ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[index], '-', '(' .. ARGV[6]) end
-end
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
+recordOrder(ARGV[1], ARGV[2], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 if #KEYS == 5 then
   redis.call('HSET', KEYS[5], 'fingerprint', ARGV[7], 'orderId', ARGV[5], 'state', 'pending',
     'owner', ARGV[5], 'leaseUntil', ARGV[10])
@@ -145,15 +156,9 @@ return 'rejected'
  * rebuilt, 0 when a record (or a rejected marker) exists.
  */
 export const REBUILD_ORDER = `
+${RECORD_ORDER}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'status', 'accepted', 'attempts', 0,
-  'createdAt', ARGV[2], 'updatedAt', ARGV[6])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[3], 0, ARGV[5])
-redis.call('ZADD', KEYS[4], 0, ARGV[5])
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
+recordOrder(ARGV[1], ARGV[2], ARGV[6], ARGV[3], ARGV[4], ARGV[5], '')
 return 1
 `;
 

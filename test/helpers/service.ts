@@ -116,6 +116,15 @@ export async function deleteKeys(
   raw.disconnect();
 }
 
+/** Orders with a record under the service's key prefix (an order the intake refused leaves only a marker). */
+export async function orderRecordCount(service: Pick<TestService, "testRedis" | "keyPrefix">): Promise<number> {
+  const names = (await service.testRedis.keys(`${service.keyPrefix}order:*`))
+    .filter((key) => !key.endsWith(":history"))
+    .map((key) => key.slice(service.keyPrefix.length));
+  const hasDoc = await Promise.all(names.map((key) => service.testRedis.hexists(key, "doc")));
+  return hasDoc.filter((exists) => exists === 1).length;
+}
+
 export const sampleOrder = () => ({
   customerId: "c-42",
   items: [{ sku: "SKU-1", quantity: 2, unitPrice: 19.99 }],

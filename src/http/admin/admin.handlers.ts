@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type DeadLetters, deadLetterView, ReplayError } from "../../runtime/dead-letters";
 import type { QueueView } from "../../runtime/queue-overview";
-import { InvalidCursorError as InvalidDeadLetterCursor } from "../../store/dead-letter-store";
-import { InvalidCursorError as InvalidOrderCursor, type OrderListing } from "../../store/order-listing";
+import { InvalidCursorError } from "../../store/invalid-cursor";
+import type { OrderListing } from "../../store/order-listing";
 import type { AppEnv } from "../app-env";
 import { unavailable } from "../orders/orders.handlers";
 import { ProblemError } from "../problem";
@@ -71,7 +71,7 @@ async function withCursor<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {
-    if (error instanceof InvalidDeadLetterCursor || error instanceof InvalidOrderCursor)
+    if (error instanceof InvalidCursorError)
       throw new ProblemError(400, "invalid query parameter", {
         errors: [{ path: "cursor", message: "is not a cursor this listing gave out" }],
       });

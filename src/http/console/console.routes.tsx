@@ -14,7 +14,7 @@ import type { OrderListing } from "../../store/order-listing";
 import type { OrderStore } from "../../store/order-store";
 import type { AppEnv } from "../app-env";
 import type { Readiness } from "../create-app";
-import { ProblemError } from "../problem";
+import { noRoute, ProblemError } from "../problem";
 import { CONSOLE_SCRIPT, CONSOLE_STYLE } from "./assets";
 import { type DeadLetterFilterView, DeadLettersPage, filterQuery, ReplayAllConfirmation } from "./pages/dead-letters";
 import { OrderPage, OrdersPage } from "./pages/orders";
@@ -171,7 +171,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<AppEnv>, options: Console
 
 function absentWithoutToken(sessions: ConsoleSessions | undefined): MiddlewareHandler {
   return async (c, next) => {
-    if (!sessions) throw new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`);
+    if (!sessions) throw noRoute(c);
     await next();
   };
 }

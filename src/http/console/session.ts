@@ -1,10 +1,9 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { tokenMatcher } from "../admin/bearer-token";
 
 export const SESSION_COOKIE = "console_session";
 /** How long a sign-in lasts. */
 export const SESSION_MS = 12 * 60 * 60 * 1000;
-
-const digest = (text: string) => createHash("sha256").update(text).digest();
 
 /**
  * Console sign-ins: the operator gives the admin token once, in a form; the browser then holds
@@ -12,15 +11,11 @@ const digest = (text: string) => createHash("sha256").update(text).digest();
  * with the same ADMIN_TOKEN accepts it, and a new token ends every session.
  */
 export class ConsoleSessions {
-  private readonly expected: Buffer;
+  /** Constant-time, whatever the candidate's length. */
+  readonly isToken: (candidate: string) => boolean;
 
   constructor(private readonly token: string) {
-    this.expected = digest(token);
-  }
-
-  /** Constant-time, whatever the candidate's length. */
-  isToken(candidate: string): boolean {
-    return timingSafeEqual(digest(candidate), this.expected);
+    this.isToken = tokenMatcher(token);
   }
 
   issue(now = Date.now()): string {
