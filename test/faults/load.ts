@@ -1,7 +1,8 @@
 /** What one POST /orders ended as, from the client's side. */
 export type Outcome =
   /** `replayed`: the answer carried `Idempotent-Replayed` (an earlier request with the key got the order). */
-  | { kind: "accepted"; id: string; ms: number; replayed: boolean }
+  /** `at`: when the answer came (performance.now()). */
+  | { kind: "accepted"; id: string; ms: number; replayed: boolean; at: number }
   /** 409: an earlier request with the same key still holds it. */
   | { kind: "in_flight" }
   /** `leavingMs`: a stopping server's answer (`Connection: close`), and the Retry-After it asked for. */
@@ -14,6 +15,7 @@ export type Outcome =
   | { kind: "hung" };
 
 export interface LoadOptions {
+  /** Where to send the next request (a deployment with several APIs hands them out in turn). */
   baseUrl: () => string;
   /** Concurrent clients, each sending one order after another. */
   clients: number;
@@ -122,7 +124,8 @@ export class Load {
     const ms = performance.now() - started;
     if (response.status === 202) {
       const replayed = response.headers.get("idempotent-replayed") === "true";
-      return { kind: "accepted", id: ((await response.json()) as { id: string }).id, ms, replayed };
+      const { id } = (await response.json()) as { id: string };
+      return { kind: "accepted", id, ms, replayed, at: performance.now() };
     }
     await response.arrayBuffer();
     if (response.status === 409) return { kind: "in_flight" };

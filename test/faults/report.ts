@@ -13,6 +13,8 @@ const COLUMNS: [string, (row: Row) => string | number][] = [
   ["hung", (row) => row.hung],
   ["max 202 ms", (row) => row.slowest202Ms],
   ["max 503 ms", (row) => row.slowest503Ms],
+  ["202/s", (row) => row.acceptedPerSecond],
+  ["max s without 202", (row) => (row.longestWithout202Ms / 1000).toFixed(1)],
   ["completed", (row) => row.completed],
   ["lost", (row) => row.lost],
   ["double", (row) => row.doubleCompletions],

@@ -1,8 +1,8 @@
 import type Redis from "ioredis";
 import { TERMINAL_STATUSES } from "../../src/domain/order";
-import type { Cluster, Role } from "./cluster";
+import type { Deployment, Role } from "./deployment";
 import { Load, type Outcome } from "./load";
-import type { Scenario } from "./scenarios";
+import type { Scenario } from "./scenario";
 import { drainQueues, orderRecords, settle } from "./verify";
 
 export interface Row {
@@ -22,6 +22,10 @@ export interface Row {
   missingRetryAfter: number;
   slowest202Ms: number;
   slowest503Ms: number;
+  /** 202s per second while the load ran. */
+  acceptedPerSecond: number;
+  /** The longest time without any 202 while the load ran: what clients saw of the fault. */
+  longestWithout202Ms: number;
   completed: number;
   lost: number;
   deadLettered: number;
@@ -56,45 +60,55 @@ const RETRY_SAME_KEY_MS = 60_000;
  * One scenario: load on, fault in and out, load off, then wait for every accepted order to
  * finish and the queues to drain, and count what the contract forbids.
  */
-export async function runScenario(
-  cluster: Cluster,
-  scenario: Scenario,
+export async function runScenario<D extends Deployment>(
+  deployment: D,
+  scenario: Scenario<D>,
   redis: Redis,
   known: Set<string>,
 ): Promise<Row> {
   const started = performance.now();
   const notes: string[] = [];
+  const clientsRetry = scenario.apiCrashes === true || deployment.clientsAlwaysRetry;
+  let nextApi = 0;
   const load = new Load({
-    baseUrl: () => cluster.api.baseUrl,
+    baseUrl: () => {
+      const urls = deployment.apiUrls();
+      return urls[nextApi++ % urls.length]!;
+    },
     clients: 6,
     pauseMs: 10,
     hangMs: 15_000,
-    ...(scenario.apiCrashes ? { retrySameKeyMs: RETRY_SAME_KEY_MS } : {}),
+    ...(clientsRetry ? { retrySameKeyMs: RETRY_SAME_KEY_MS } : {}),
     ...(scenario.slotCustomers ? { slotCustomers: scenario.slotCustomers } : {}),
   });
-  const readyz = watchReadiness(cluster);
-  const logMark = new Map(cluster.history.map(({ service }) => [service, service.lines.length]));
+  const readyz = watchReadiness(deployment);
+  const logMark = new Map(deployment.history.map(({ service }) => [service, service.lines.length]));
   let error: string | undefined;
 
   load.start();
+  const loadStarted = performance.now();
   await Bun.sleep(1000);
   try {
-    await scenario.inject(cluster, notes);
-    await cluster.waitHealthy();
+    await scenario.inject(deployment, notes);
+    await deployment.waitHealthy();
   } catch (failure) {
     error = (failure as Error).message;
   }
   await Bun.sleep(2000);
+  const loadStopped = performance.now();
   await load.stop();
   const readyz503 = await readyz.stop();
 
   const ids = load.outcomes.flatMap((outcome) => (outcome.kind === "accepted" ? [outcome.id] : []));
   for (const id of ids) known.add(id);
   const facts = await settle(redis, ids, SETTLE_MS);
-  const busyQueues = await drainQueues(cluster.broker, 30_000);
+  const busyQueues = await drainQueues(deployment, 30_000);
   const orphans = [...(await orderRecords(redis))].filter((id) => !known.has(id));
+  const answeredAt = load.outcomes.flatMap((outcome) =>
+    outcome.kind === "accepted" && outcome.at <= loadStopped ? [outcome.at] : [],
+  );
 
-  const newLines = cluster.history.flatMap(({ service }) => service.lines.slice(logMark.get(service) ?? 0));
+  const newLines = deployment.history.flatMap(({ service }) => service.lines.slice(logMark.get(service) ?? 0));
   const outcomeLines = (outcome: string) =>
     newLines.filter(
       (line) => line.includes(`"outcome":"${outcome}"`) && line.includes('"subscription":"process_order"'),
@@ -120,6 +134,8 @@ export async function runScenario(
       Math.max(0, ...load.outcomes.map((outcome) => (outcome.kind === "accepted" ? outcome.ms : 0))),
     ),
     slowest503Ms: Math.round(Math.max(0, ...unavailable.map((outcome) => outcome.ms))),
+    acceptedPerSecond: Math.round(answeredAt.length / ((loadStopped - loadStarted) / 1000)),
+    longestWithout202Ms: Math.round(longestGap(answeredAt, loadStarted, loadStopped)),
     completed: facts.filter((order) => order.status === "completed").length,
     lost: facts.filter(
       (order) => order.status === undefined || !(TERMINAL_STATUSES as readonly string[]).includes(order.status),
@@ -152,21 +168,25 @@ export async function runScenario(
     row.orphans === 0 &&
     row.busyQueues.length === 0 &&
     (row.dropped === 0 || scenario.apiCrashes === true) &&
-    (row.inFlight === 0 || scenario.apiCrashes === true) &&
+    (row.inFlight === 0 || clientsRetry) &&
     (row.replayed > 0 || scenario.expectsTakeOver !== true) &&
     (row.refused === 0 || scenario.apiGoesAway === true || scenario.apiCrashes === true);
   return row;
 }
 
-/** Polls /readyz of both processes every 100 ms and remembers whether either said 503. */
-function watchReadiness(cluster: Cluster): { stop(): Promise<Record<Role, boolean>> } {
+/** The longest stretch between `from`, the (sorted) times in `at`, and `to`. */
+function longestGap(at: readonly number[], from: number, to: number): number {
+  const times = [from, ...[...at].sort((a, b) => a - b), to];
+  return Math.max(...times.slice(1).map((time, index) => time - times[index]!));
+}
+
+/** Polls /readyz of every running process every 100 ms and remembers which roles said 503. */
+function watchReadiness(deployment: Deployment): { stop(): Promise<Record<Role, boolean>> } {
   const seen: Record<Role, boolean> = { api: false, worker: false };
   let running = true;
   const poll = async () => {
     while (running) {
-      for (const role of ["api", "worker"] as const) {
-        const service = cluster.processes[role];
-        if (!service?.running) continue;
+      for (const { role, service } of deployment.running()) {
         const status = await fetch(`${service.baseUrl}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
           (r) => r.status,
           () => 0,

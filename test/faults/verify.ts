@@ -1,6 +1,6 @@
 import type Redis from "ioredis";
 import { TERMINAL_STATUSES } from "../../src/domain/order";
-import type { PrivateRabbitMQ, QueueDepth } from "../helpers/private-rabbitmq";
+import type { QueueDepth } from "../helpers/private-rabbitmq";
 
 const TERMINAL = new Set<string>(TERMINAL_STATUSES);
 /** Delay queues hold messages by design (retry tiers, order timeouts): not part of "drained". */
@@ -51,7 +51,10 @@ export async function settle(redis: Redis, ids: readonly string[], timeoutMs: nu
 }
 
 /** Polls until the work queues hold nothing (ready or unacknowledged); returns them either way. */
-export async function drainQueues(broker: PrivateRabbitMQ, timeoutMs: number): Promise<QueueDepth[]> {
+export async function drainQueues(
+  broker: { queues(): Promise<QueueDepth[]> },
+  timeoutMs: number,
+): Promise<QueueDepth[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const queues = (await broker.queues()).filter((queue) => !HOLDING_QUEUE.test(queue.name));

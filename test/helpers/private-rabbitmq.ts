@@ -38,32 +38,40 @@ export class PrivateRabbitMQ {
   readonly nodeName = `faults-${crypto.randomUUID().slice(0, 8)}@localhost`;
   readonly user = "faults";
   readonly password: string;
+  private readonly cookie: string;
   private readonly dir = mkdtempSync(join(tmpdir(), "faults-rmq-"));
   private readonly bin: string;
   private child: Subprocess | undefined;
   private frozenPid: number | undefined;
 
-  constructor(options: { password?: string } = {}) {
+  /** `cookie`: the Erlang cookie, the same for every node of one private cluster (random by default). */
+  constructor(options: { password?: string; cookie?: string } = {}) {
     const bin = rabbitBinDir();
     if (!bin) throw new Error("rabbitmq-server not found (set RABBITMQ_BIN_DIR)");
     this.bin = bin;
     this.password = options.password ?? crypto.randomUUID();
+    this.cookie = options.cookie ?? crypto.randomUUID().replaceAll("-", "");
   }
 
   get url(): string {
     return `amqp://${this.user}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}`;
   }
 
-  /** Boots the node and waits until it accepts clients; returns how long that took. */
+  /**
+   * Boots the node and waits until it accepts clients; returns how long that took. After `kill`
+   * it boots again on the same data (and rejoins its cluster).
+   */
   async start(): Promise<number> {
     const started = performance.now();
     const home = join(this.dir, "home");
-    mkdirSync(home, { recursive: true });
-    // Our own cookie: the CLI then reaches our node only, never the shared one.
-    writeFileSync(join(home, ".erlang.cookie"), crypto.randomUUID().replaceAll("-", ""), { mode: 0o400 });
-    writeFileSync(join(this.dir, "env.conf"), "");
-    writeFileSync(join(this.dir, "enabled_plugins"), "[].\n");
-    writeFileSync(join(this.dir, "rabbitmq.conf"), `default_user = ${this.user}\ndefault_pass = ${this.password}\n`);
+    if (!existsSync(home)) {
+      mkdirSync(home, { recursive: true });
+      // Our own cookie: the CLI then reaches our node (and its cluster) only, never the shared one.
+      writeFileSync(join(home, ".erlang.cookie"), this.cookie, { mode: 0o400 });
+      writeFileSync(join(this.dir, "env.conf"), "");
+      writeFileSync(join(this.dir, "enabled_plugins"), "[].\n");
+      writeFileSync(join(this.dir, "rabbitmq.conf"), `default_user = ${this.user}\ndefault_pass = ${this.password}\n`);
+    }
     this.child = Bun.spawn([join(this.bin, "rabbitmq-server")], {
       cwd: this.dir,
       env: this.env(),
@@ -92,6 +100,40 @@ export class PrivateRabbitMQ {
       await child.exited;
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Whether the node's process runs (it may still be booting). */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null;
+  }
+
+  /** Makes this (started) node a member of the cluster that `seed` belongs to. */
+  async joinCluster(seed: PrivateRabbitMQ): Promise<void> {
+    await this.ctl(["stop_app"]);
+    await this.ctl(["join_cluster", seed.nodeName]);
+    await this.ctl(["start_app"]);
+    await this.ctl(["await_startup", "--timeout", "60"]);
+  }
+
+  /** The node dies without warning (SIGKILL to its Erlang VM); `start` brings it back. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const pid = await this.vmPid();
+    process.kill(pid, "SIGKILL");
+    await Promise.race([child.exited, Bun.sleep(10_000)]);
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await child.exited;
+    this.child = undefined;
+  }
+
+  /** A clean stop of the whole node (as in a rolling restart); `start` brings it back. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    await this.ctl(["stop"]);
+    await child.exited;
+    this.child = undefined;
   }
 
   /** The broker goes away (connections closed, port closed) with the Erlang node still up. */
@@ -187,14 +229,35 @@ export class PrivateRabbitMQ {
       .map(([name, ready, unacked]) => ({ name: name!, ready: Number(ready), unacked: Number(unacked) }));
   }
 
+  /** The node that leads each quorum queue, by queue name. */
+  async queueLeaders(): Promise<Map<string, string>> {
+    const output = await this.ctl(["list_queues", "--quiet", "--no-table-headers", "name", "leader"]);
+    const leaders = new Map<string, string>();
+    for (const line of output.split("\n")) {
+      const [name, leader] = line.trim().split(/\s+/);
+      if (name && leader) leaders.set(name, leader);
+    }
+    return leaders;
+  }
+
+  /**
+   * Waits until stopping this node leaves every quorum queue a majority of its members online
+   * (the check of a rolling restart, before each node goes down).
+   */
+  async awaitSafeToStop(timeoutSeconds = 60): Promise<void> {
+    const args = ["await_online_quorum_plus_one", "--timeout", String(timeoutSeconds)];
+    const result = await this.ctlResult(args, "rabbitmq-upgrade");
+    if (result.code !== 0) throw new Error(`rabbitmq-upgrade ${args.join(" ")} failed: ${result.output}`);
+  }
+
   async ctl(args: string[]): Promise<string> {
     const result = await this.ctlResult(args);
     if (result.code !== 0) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${result.output}`);
     return result.output;
   }
 
-  private async ctlResult(args: string[]): Promise<{ code: number; output: string }> {
-    const child = Bun.spawn([join(this.bin, "rabbitmqctl"), "-n", this.nodeName, ...args], {
+  private async ctlResult(args: string[], tool = "rabbitmqctl"): Promise<{ code: number; output: string }> {
+    const child = Bun.spawn([join(this.bin, tool), "-n", this.nodeName, ...args], {
       env: this.env(),
       stdout: "pipe",
       stderr: "pipe",
