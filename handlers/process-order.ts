@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { HandlerContext, OrderMessage } from "../src/handler";
 import { PermanentError } from "../src/handler";
-import { keys } from "../src/store/keys";
+import { keysFor } from "../src/store/keys";
 
 /** Above this total the simulated payment provider declines. */
 const PAYMENT_LIMIT = 1_000_000;
@@ -37,11 +37,12 @@ export default async function processOrder(message: unknown, ctx: HandlerContext
   for (const item of order.items) quantities.set(item.sku, (quantities.get(item.sku) ?? 0) + item.quantity);
 
   const skus = [...quantities.keys()];
+  const keys = keysFor(ctx.redis);
   const shortAt = (await ctx.redis.eval(
     RESERVE_STOCK,
     skus.length + 1,
     keys.reservation(order.orderId),
-    ...skus.map(keys.stock),
+    ...skus.map((sku) => keys.stock(sku)),
     ...skus.map((sku) => quantities.get(sku)!),
     RESERVATION_TTL_MS,
   )) as number;

@@ -65,6 +65,11 @@ const envSchema = z.object({
     .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, "must be host:port,host:port…")
     .optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).max(200).default("mymaster"),
+  /** Reach a Redis Cluster through these nodes: `host:port,host:port…`; REDIS_URL then only gives the password. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, "must be host:port,host:port…")
+    .optional(),
   /** Prepended to every Redis key, so several deployments can share one Redis. */
   REDIS_KEY_PREFIX: z
     .string()
@@ -109,7 +114,16 @@ export class ConfigError extends Error {
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
-  const parsed = envSchema.safeParse(present);
+  const parsed = envSchema
+    .refine((config) => !(config.REDIS_SENTINELS && config.REDIS_CLUSTER_NODES), {
+      path: ["REDIS_CLUSTER_NODES"],
+      message: "set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both",
+    })
+    .refine((config) => !config.REDIS_CLUSTER_NODES || /^\/?0?$/.test(new URL(config.REDIS_URL).pathname), {
+      path: ["REDIS_URL"],
+      message: "Redis Cluster has only database 0: leave the database out of REDIS_URL",
+    })
+    .safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`invalid environment:\n${lines.join("\n")}`);

@@ -4,8 +4,9 @@
  * value becomes the order's `result`), throwing retries it per rascal.json, and throwing an
  * error named "PermanentError" dead-letters it at once.
  */
-import type Redis from "ioredis";
+
 import type { Logger } from "./log";
+import type { RedisClient } from "./store/redis";
 
 export type { OrderMessage } from "./domain/order";
 export { PermanentError } from "./runtime/permanent-error";
@@ -32,7 +33,7 @@ export interface HandlerContext {
   /** The order this message belongs to, when it carries one. */
   orderId?: string;
   /** The service's Redis connection (keys share the service's prefix). */
-  redis: Redis;
+  redis: RedisClient;
   /** Aborted when the service shuts down, or when the order is cancelled while this handler runs: stop early. */
   signal: AbortSignal;
 }

@@ -1,5 +1,4 @@
 import type { Server } from "bun";
-import type Redis from "ioredis";
 import { Broker } from "./broker/broker";
 import {
   DEAD_LETTER_SUBSCRIPTION,
@@ -49,8 +48,9 @@ import { DEFAULT_LEASE_MS, MessageLedger } from "./store/message-ledger";
 import { OrderListing } from "./store/order-listing";
 import { OrderStore } from "./store/order-store";
 import { RateLimiter } from "./store/rate-limiter";
+import type { RedisClient } from "./store/redis";
 import { RedisConnections, redisTarget } from "./store/redis";
-import { ReplicationBarrier } from "./store/replication-barrier";
+import { ReplicationBarrier, replicatedConnections } from "./store/replication-barrier";
 
 export interface ServiceOptions {
   config: Config;
@@ -74,7 +74,7 @@ export interface Service {
   server?: Server<undefined>;
   topology: Topology;
   broker: Broker;
-  redis: Redis;
+  redis: RedisClient;
   metrics: Metrics;
   deadLetters: DeadLetters;
   log: Logger;
@@ -87,7 +87,7 @@ const READINESS_DEADLINE_MS = 1500;
 
 /**
  * Builds what the configured ROLE needs and starts it as an ordered list of components (see
- * lifecycle.ts and components.ts): Redis, the broker, the queue-depth gauge, the workers, the
+ * lifecycle.ts and components.ts): RedisClient, the broker, the queue-depth gauge, the workers, the
  * intake, the HTTP listener. Each one's stop undoes its start; a failed start-up stops what
  * had started.
  */
@@ -114,12 +114,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const deadLetters = new DeadLetters({ store: deadLetterStore, ledger, publisher: broker, plans, log });
   const deferredWrites = new DeferredWrites(log);
   const intakeStore = new OrderStore(redis.pipelined);
-  // Replicated for failover (Sentinel): writes reach a replica before the 202 and before an ack.
-  const replication = config.REDIS_SENTINELS
-    ? new ReplicationBarrier([redis.pipelined, redis.plain], () =>
-        log.warn("no Redis replica acknowledged the writes in time: a failover now could lose them"),
-      )
-    : undefined;
+  // Replicated for failover (Sentinel, Cluster): writes reach a replica before the 202 and before an ack.
+  const replication =
+    config.REDIS_SENTINELS || config.REDIS_CLUSTER_NODES
+      ? new ReplicationBarrier(replicatedConnections([redis.pipelined, redis.plain]), () =>
+          log.warn("no Redis replica acknowledged the writes in time: a failover now could lose them"),
+        )
+      : undefined;
   const intake = new OrderIntake({
     store: intakeStore,
     publisher: broker,

@@ -148,8 +148,10 @@ test("20 starts per second across two worker processes, measured over 20 s", asy
   const perSecond = (times.length - 1) / ((times.at(-1)! - times[0]!) / 1000);
   expect(perSecond).toBeGreaterThan(18);
   expect(perSecond).toBeLessThan(22);
-  // No second held more than its share, whichever process started them.
-  const busiest = Math.max(...times.map((at) => times.filter((other) => other >= at && other < at + 1000).length));
+  // No stretch held more than its share, whichever process started them. Turns are booked one
+  // interval (50 ms) apart, and each start runs as late as its event loop lets it: 900 ms hold at
+  // most 18 + 1 booked turns, plus those of the 100 ms before that ran late (on a busy machine).
+  const busiest = Math.max(...times.map((at) => times.filter((other) => other >= at && other < at + 900).length));
   expect(busiest).toBeLessThanOrEqual(21);
   const byProcess = new Map<number, number>();
   for (const [pid] of starts) byProcess.set(pid, (byProcess.get(pid) ?? 0) + 1);

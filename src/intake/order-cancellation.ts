@@ -1,8 +1,8 @@
-import type Redis from "ioredis";
 import type { OrderResource, OrderStatus } from "../domain/order";
 import type { Logger } from "../log";
 import type { OrderEvents } from "../runtime/order-events";
 import type { OrderStore } from "../store/order-store";
+import type { RedisClient } from "../store/redis";
 
 export type CancelOutcome =
   /** Cancelled now, or earlier; or, with `cancelRequested`, when the running handler settles. */
@@ -22,7 +22,7 @@ export class OrderCancellation {
       /** The subscription whose messages are orders (its lease says whether a handler runs). */
       orderSubscription: string;
       /** Publishes on the cancel channel. */
-      redis: Redis;
+      redis: RedisClient;
       channel: string;
       log: Logger;
     },

@@ -4,6 +4,7 @@ import { ORDER_PUBLICATION } from "../broker/topology";
 import type { CreateOrder, OrderMessage, OrderResource } from "../domain/order";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
+import { idempotencySlotTag, idWithSlotTag } from "../store/keys";
 import { acceptedResource, type IdempotencyClaim, type OrderDocument, OrderStore } from "../store/order-store";
 import type { ReplicationBarrier } from "../store/replication-barrier";
 import type { DeferredWrites } from "./deferred-writes";
@@ -65,12 +66,14 @@ export class OrderIntake {
   }
 
   async accept(request: IntakeRequest): Promise<IntakeResult> {
-    const orderId = Bun.randomUUIDv7();
     const createdAt = new Date().toISOString();
     const doc = OrderStore.document(request.order);
     const idem = request.idempotencyKey
       ? OrderStore.idempotencyClaim(request.idempotencyKey, request.rawBody)
       : undefined;
+    // On Redis Cluster the order and its idempotency key are written by one script, so they
+    // must share a hash slot: the id ends with the key's tag.
+    const orderId = idem ? idWithSlotTag(Bun.randomUUIDv7(), idempotencySlotTag(idem.keyHash)) : Bun.randomUUIDv7();
 
     let created: Awaited<ReturnType<OrderStore["create"]>>;
     try {

@@ -1,6 +1,5 @@
-import type Redis from "ioredis";
 import type { Logger } from "../log";
-import { closeRedis } from "../store/redis";
+import { closeRedis, duplicateClient, type RedisClient } from "../store/redis";
 
 /**
  * The Redis channel that carries cancel requests from the intake to the workers. ioredis does
@@ -24,13 +23,13 @@ export class CancelRequested extends Error {
  */
 export class CancelSignals {
   private readonly running = new Map<string, Set<AbortController>>();
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   /** Set by `abortAll`: watches made after it start aborted. */
   private shutdownReason?: Error;
 
-  constructor(private readonly options: { redis: Redis; channel: string; log: Logger }) {
+  constructor(private readonly options: { redis: RedisClient; channel: string; log: Logger }) {
     // A connection in subscriber mode can do nothing else.
-    this.subscriber = options.redis.duplicate({ enableAutoPipelining: false });
+    this.subscriber = duplicateClient(options.redis, { enableAutoPipelining: false });
     this.subscriber.on("error", (error: Error) =>
       options.log.debug({ err: error.message }, "redis error (cancel channel)"),
     );

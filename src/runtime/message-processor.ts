@@ -1,4 +1,3 @@
-import type Redis from "ioredis";
 import type { Publisher } from "../broker/broker";
 import type { Settlement } from "../broker/queue-consumers";
 import { DEAD_LETTER_PUBLICATION, type SubscriptionPlan } from "../broker/topology";
@@ -10,6 +9,7 @@ import type { ConcurrencySlots } from "../store/concurrency-slots";
 import type { ClaimResult, MessageLedger, MessageRef } from "../store/message-ledger";
 import type { OrderStore } from "../store/order-store";
 import type { RateLimiter } from "../store/rate-limiter";
+import type { RedisClient } from "../store/redis";
 import type { Transition } from "../store/transition";
 import { jitteredBackoff, retryDelay, retryWithBackoff, sleep } from "./backoff";
 import type { CancelSignals } from "./cancel-signals";
@@ -32,7 +32,7 @@ export interface ProcessorDeps {
   ledger: MessageLedger;
   metrics: Metrics;
   log: Logger;
-  redis: Redis;
+  redis: RedisClient;
   /** Aborted on shutdown: waits end, handlers are told to stop early. */
   shutdown: AbortSignal;
   /** Cancel requests for the orders whose handlers run here. */

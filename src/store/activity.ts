@@ -1,5 +1,5 @@
-import type Redis from "ioredis";
-import { keys } from "./keys";
+import { keysFor, type RedisKeys } from "./keys";
+import type { RedisClient } from "./redis";
 
 /** The width of one bucket of outcome counts, and how many of them the console's chart shows. */
 export const BUCKET_MS = 10_000;
@@ -29,13 +29,17 @@ export interface OutcomeSeries {
  * outcome, summed into 10 s buckets kept for 15 minutes.
  */
 export class ActivityStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly keys: RedisKeys;
+
+  constructor(private readonly redis: RedisClient) {
+    this.keys = keysFor(redis);
+  }
 
   async write(processId: string, report: ActivityReport, now = Date.now()): Promise<void> {
     const multi = this.redis.multi();
     for (const [subscription, count] of report.unsettled)
-      multi.hset(keys.unsettled(), `${processId}|${subscription}`, `${count}|${now + UNSETTLED_VALID_MS}`);
-    const bucket = keys.outcomes(now - (now % BUCKET_MS));
+      multi.hset(this.keys.unsettled(), `${processId}|${subscription}`, `${count}|${now + UNSETTLED_VALID_MS}`);
+    const bucket = this.keys.outcomes(now - (now % BUCKET_MS));
     let counted = false;
     for (const [subscription, outcomes] of report.outcomes) {
       for (const [outcome, count] of Object.entries(outcomes)) {
@@ -51,12 +55,12 @@ export class ActivityStore {
   /** A stopping process's deliveries are settled or back in their queues: it no longer counts. */
   async forget(processId: string, subscriptions: Iterable<string>): Promise<void> {
     const fields = [...subscriptions].map((subscription) => `${processId}|${subscription}`);
-    if (fields.length > 0) await this.redis.hdel(keys.unsettled(), ...fields);
+    if (fields.length > 0) await this.redis.hdel(this.keys.unsettled(), ...fields);
   }
 
   /** Unsettled deliveries by subscription, summed over the live processes; reports of dead ones are dropped. */
   async unsettled(now = Date.now()): Promise<Map<string, number>> {
-    const entries = await this.redis.hgetall(keys.unsettled());
+    const entries = await this.redis.hgetall(this.keys.unsettled());
     const sums = new Map<string, number>();
     const stale: string[] = [];
     for (const [field, value] of Object.entries(entries)) {
@@ -68,7 +72,7 @@ export class ActivityStore {
       const subscription = field.slice(field.indexOf("|") + 1);
       sums.set(subscription, (sums.get(subscription) ?? 0) + count);
     }
-    if (stale.length > 0) await this.redis.hdel(keys.unsettled(), ...stale);
+    if (stale.length > 0) await this.redis.hdel(this.keys.unsettled(), ...stale);
     return sums;
   }
 
@@ -77,7 +81,7 @@ export class ActivityStore {
     const last = now - (now % BUCKET_MS);
     const starts = Array.from({ length: BUCKETS_SHOWN }, (_, index) => last - (BUCKETS_SHOWN - 1 - index) * BUCKET_MS);
     const pipeline = this.redis.pipeline();
-    for (const start of starts) pipeline.hgetall(keys.outcomes(start));
+    for (const start of starts) pipeline.hgetall(this.keys.outcomes(start));
     const replies = (await pipeline.exec()) ?? [];
     const bySubscription: Record<string, Record<string, number[]>> = {};
     replies.forEach(([error, counts], index) => {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import type Redis from "ioredis";
-import { alivePrefix, keys } from "./keys";
+import { ownerAlive } from "./alive";
+import { keys } from "./keys";
+import type { RedisClient } from "./redis";
 import { runScript } from "./run-script";
 import { ACQUIRE_SLOT, EXTEND_SLOT, RELEASE_SLOT } from "./scripts";
 
@@ -21,7 +22,7 @@ export class ConcurrencySlots {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly leaseMs: number,
     /** Called when a held slot could not be extended (Redis trouble, or it expired). */
     private readonly onLost: (error?: unknown) => void = () => {},
@@ -36,13 +37,16 @@ export class ConcurrencySlots {
   }): Promise<HeldSlot | undefined> {
     const { owner } = options;
     const key = slotKey(options.subscription, options.value);
-    const taken = await runScript(
-      this.redis,
-      "acquireSlot",
-      ACQUIRE_SLOT,
-      [key],
-      [owner, options.limit, this.leaseMs, alivePrefix(this.redis.options.keyPrefix)],
-    );
+    const acquire = (dead: string[]) =>
+      runScript(this.redis, "acquireSlot", ACQUIRE_SLOT, [key], [owner, options.limit, this.leaseMs, ...dead]);
+    let taken = await acquire([]);
+    if (Array.isArray(taken)) {
+      // All held: free the slots of holders whose process died, and try once more.
+      const holders = taken as string[];
+      const alive = await Promise.all(holders.map((holder) => ownerAlive(this.redis, holder)));
+      const dead = holders.filter((_, at) => !alive[at]);
+      if (dead.length > 0) taken = await acquire(dead);
+    }
     if (taken !== 1) return undefined;
     this.held.set(owner, key);
     this.heartbeat ??= setInterval(() => this.extendAll(), Math.max(100, Math.floor(this.leaseMs / 3)));

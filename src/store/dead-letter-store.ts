@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type Redis from "ioredis";
 import type { DeadLetterReason } from "../runtime/dead-letter-reason";
 import { InvalidCursorError } from "./invalid-cursor";
-import { keys } from "./keys";
+import { keysFor, type RedisKeys } from "./keys";
+import type { RedisClient } from "./redis";
 
 export interface DeadLetter {
   id: string;
@@ -75,12 +75,14 @@ export const MAX_STORED_PAYLOAD_BYTES = 64 * 1024;
  */
 export class DeadLetterStore {
   private readonly retentionMs: number;
+  private readonly keys: RedisKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     options: { retentionMs?: number } = {},
   ) {
     this.retentionMs = options.retentionMs ?? DEFAULT_DEAD_LETTER_RETENTION_MS;
+    this.keys = keysFor(redis);
   }
 
   /** The body as a dead letter stores it: whole, or cut at MAX_STORED_PAYLOAD_BYTES and marked so. */
@@ -99,25 +101,25 @@ export class DeadLetterStore {
     const expiresInMs = Math.max(1, deadLetteredAt + this.retentionMs - Date.now());
     await this.redis
       .multi()
-      .set(keys.deadLetter(entry.id), JSON.stringify(entry), "PX", expiresInMs)
-      .zadd(keys.deadLetterIndex(), String(deadLetteredAt), entry.id)
+      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), "PX", expiresInMs)
+      .zadd(this.keys.deadLetterIndex(), String(deadLetteredAt), entry.id)
       // The index forgets what has expired, so it stays as bounded as the entries.
-      .zremrangebyscore(keys.deadLetterIndex(), "-inf", String(Date.now() - this.retentionMs))
+      .zremrangebyscore(this.keys.deadLetterIndex(), "-inf", String(Date.now() - this.retentionMs))
       .exec();
   }
 
   async get(id: string): Promise<DeadLetter | undefined> {
     if (!/^[0-9a-f]{32}$/.test(id)) return undefined;
-    const text = await this.redis.get(keys.deadLetter(id));
+    const text = await this.redis.get(this.keys.deadLetter(id));
     return text ? (JSON.parse(text) as DeadLetter) : undefined;
   }
 
   /** Oldest first, within the retention. */
   async list(limit = 1000): Promise<DeadLetter[]> {
-    await this.redis.zremrangebyscore(keys.deadLetterIndex(), "-inf", String(Date.now() - this.retentionMs));
-    const ids = await this.redis.zrange(keys.deadLetterIndex(), "0", String(limit - 1));
+    await this.redis.zremrangebyscore(this.keys.deadLetterIndex(), "-inf", String(Date.now() - this.retentionMs));
+    const ids = await this.redis.zrange(this.keys.deadLetterIndex(), "0", String(limit - 1));
     if (ids.length === 0) return [];
-    const texts = await this.redis.mget(ids.map((id) => keys.deadLetter(id)));
+    const texts = await this.redis.mget(ids.map((id) => this.keys.deadLetter(id)));
     return texts.filter((text): text is string => text !== null).map((text) => JSON.parse(text) as DeadLetter);
   }
 
@@ -126,14 +128,14 @@ export class DeadLetterStore {
    * `nextCursor`). Reads at most MAX_SCANNED entries per page: a filtered page can be short.
    */
   async page(query: DeadLetterQuery): Promise<DeadLetterPage> {
-    const index = keys.deadLetterIndex();
+    const index = this.keys.deadLetterIndex();
     await this.redis.zremrangebyscore(index, "-inf", String(Date.now() - this.retentionMs));
     let position = query.cursor === undefined ? undefined : parseCursor(query.cursor);
     const items: DeadLetter[] = [];
     for (let scanned = 0; scanned < MAX_SCANNED; ) {
       const ids = await this.idsAfter(position, CHUNK);
       if (ids.length === 0) return { items };
-      const texts = await this.redis.mget(ids.map(({ id }) => keys.deadLetter(id)));
+      const texts = await this.redis.mget(ids.map(({ id }) => this.keys.deadLetter(id)));
       for (const [at, text] of texts.entries()) {
         scanned += 1;
         position = ids[at]!;
@@ -148,7 +150,7 @@ export class DeadLetterStore {
 
   /** Index entries after `position` in (score, id) order: its millisecond's larger ids, then later ones. */
   private async idsAfter(position: IndexPosition | undefined, count: number): Promise<IndexPosition[]> {
-    const index = keys.deadLetterIndex();
+    const index = this.keys.deadLetterIndex();
     let skip = 0;
     if (position) {
       const sameMs = await this.redis.zrangebyscore(index, position.score, position.score);
@@ -164,8 +166,8 @@ export class DeadLetterStore {
   async remove(id: string): Promise<boolean> {
     const [[, removed]] = (await this.redis
       .multi()
-      .del(keys.deadLetter(id))
-      .zrem(keys.deadLetterIndex(), id)
+      .del(this.keys.deadLetter(id))
+      .zrem(this.keys.deadLetterIndex(), id)
       .exec()) as [[Error | null, number]];
     return removed === 1;
   }

@@ -1,5 +1,6 @@
-import type Redis from "ioredis";
-import { alivePrefix, keys, RETENTION_MS } from "./keys";
+import { ownerAlive } from "./alive";
+import { keysFor, RETENTION_MS, type RedisKeys } from "./keys";
+import type { RedisClient } from "./redis";
 import { runScript } from "./run-script";
 import { CLAIM, EXTEND_LEASE, FINISH, RELEASE_LEASE, REOPEN } from "./scripts";
 import { historyEntry, type Transition, toTransition } from "./transition";
@@ -40,17 +41,15 @@ export class MessageLedger {
   private aliveTimer: ReturnType<typeof setInterval> | undefined;
   /** Leases taken by this process and not yet given back, by owner token. */
   private readonly held = new Map<string, MessageRef>();
+  private readonly keys: RedisKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** Identifies this worker process in leases. */
     private readonly processId: string,
     readonly leaseMs: number,
-  ) {}
-
-  /** Full name (prefix included) of the keys that say a worker process is alive. */
-  private get alivePrefix(): string {
-    return alivePrefix(this.redis.options.keyPrefix);
+  ) {
+    this.keys = keysFor(redis);
   }
 
   /**
@@ -58,7 +57,7 @@ export class MessageLedger {
    * can be taken over within ALIVE_TTL_MS instead of waiting out each lease.
    */
   startAliveSignal(): void {
-    const refresh = () => this.redis.set(keys.alive(this.processId), "1", "PX", ALIVE_TTL_MS).catch(() => {});
+    const refresh = () => this.redis.set(this.keys.alive(this.processId), "1", "PX", ALIVE_TTL_MS).catch(() => {});
     void refresh();
     this.aliveTimer = setInterval(refresh, ALIVE_REFRESH_MS);
   }
@@ -66,7 +65,7 @@ export class MessageLedger {
   /** Stops the alive signal; its claims become free for other workers at once. */
   async stopAliveSignal(): Promise<void> {
     clearInterval(this.aliveTimer);
-    await this.redis.del(keys.alive(this.processId)).catch(() => {});
+    await this.redis.del(this.keys.alive(this.processId)).catch(() => {});
   }
 
   /**
@@ -78,17 +77,32 @@ export class MessageLedger {
     return `${this.processId}:${this.deliveries}`;
   }
 
+  /**
+   * The message's keys and its order's, all in one hash slot. A message that drives no order
+   * names its own id in the order's place: the scripts do not touch those keys then.
+   */
   private keysOf(ref: MessageRef): string[] {
-    const orderId = ref.orderId ?? "-";
+    const orderId = ref.orderId ?? ref.messageId;
     return [
-      keys.message(ref.subscription, ref.messageId),
-      keys.lease(ref.subscription, ref.messageId),
-      keys.order(orderId),
-      keys.history(orderId),
+      this.keys.message(ref.subscription, ref.messageId, orderId),
+      this.keys.lease(ref.subscription, ref.messageId, orderId),
+      this.keys.order(orderId),
+      this.keys.history(orderId),
     ];
   }
 
   async claim(ref: MessageRef, now: string): Promise<ClaimResult> {
+    let result = await this.claimOnce(ref, now, "");
+    // A claim held by a process that died (its alive key expired) is taken over at once
+    // instead of waiting out the lease. Checked here rather than in the script: on Redis
+    // Cluster the alive key is in another slot.
+    if (result.kind === "busy" && !(await ownerAlive(this.redis, result.holder)))
+      result = await this.claimOnce(ref, now, result.holder);
+    return result;
+  }
+
+  /** One CLAIM; `deadHolder`: a holder known to have died, whose claim may be taken over. */
+  private async claimOnce(ref: MessageRef, now: string, deadHolder: string): Promise<ClaimResult> {
     const [kind, detail, doc] = (await runScript(this.redis, "ledgerClaim", CLAIM, this.keysOf(ref), [
       ref.owner ?? "-",
       now,
@@ -96,7 +110,7 @@ export class MessageLedger {
       this.leaseMs,
       historyEntry("processing", now),
       RETENTION_MS,
-      this.alivePrefix,
+      deadHolder,
       historyEntry("cancelled", now, "cancel requested while its handler ran"),
     ])) as [string, string, string?];
     switch (kind) {
@@ -123,20 +137,14 @@ export class MessageLedger {
       this.redis,
       "ledgerExtend",
       EXTEND_LEASE,
-      [keys.lease(ref.subscription, ref.messageId)],
+      [this.keysOf(ref)[1]!],
       [ref.owner ?? "-", this.leaseMs],
     );
     return extended === 1;
   }
 
   async release(ref: MessageRef): Promise<void> {
-    await runScript(
-      this.redis,
-      "ledgerRelease",
-      RELEASE_LEASE,
-      [keys.lease(ref.subscription, ref.messageId)],
-      [ref.owner ?? "-"],
-    );
+    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [this.keysOf(ref)[1]!], [ref.owner ?? "-"]);
     this.held.delete(ref.owner ?? "-");
   }
 
@@ -178,12 +186,12 @@ export class MessageLedger {
 
   /** Clears dedup and attempts so that a replayed message runs again; re-opens its order. */
   async reopen(ref: MessageRef, now: string): Promise<boolean> {
-    const orderId = ref.orderId ?? "-";
+    const [message, , order, history] = this.keysOf(ref);
     const reopened = await runScript(
       this.redis,
       "ledgerReopen",
       REOPEN,
-      [keys.message(ref.subscription, ref.messageId), keys.order(orderId), keys.history(orderId)],
+      [message!, order!, history!],
       [now, historyEntry("replayed", now), ref.orderId ? "1" : "0", RETENTION_MS],
     );
     return reopened === 1;

@@ -1,8 +1,8 @@
-import type Redis from "ioredis";
 import { isOrderId, type OrderResource, type OrderStatus } from "../domain/order";
 import { InvalidCursorError } from "./invalid-cursor";
-import { keys } from "./keys";
+import { keysFor, type RedisKeys } from "./keys";
 import { customerHash, toResource } from "./order-store";
+import type { RedisClient } from "./redis";
 
 export interface OrderListQuery {
   status?: OrderStatus;
@@ -28,11 +28,15 @@ const CHUNK = 200;
  * then be short, with a `nextCursor` to go on from.
  */
 export class OrderListing {
-  constructor(private readonly redis: Redis) {}
+  private readonly keys: RedisKeys;
+
+  constructor(private readonly redis: RedisClient) {
+    this.keys = keysFor(redis);
+  }
 
   async list(query: OrderListQuery): Promise<OrderPage> {
     if (query.cursor !== undefined && !isOrderId(query.cursor)) throw new InvalidCursorError("cursor is not valid");
-    const index = query.customerId ? keys.customerOrders(customerHash(query.customerId)) : keys.orderIndex();
+    const index = query.customerId ? this.keys.customerOrders(customerHash(query.customerId)) : this.keys.orderIndex();
     const items: OrderResource[] = [];
     let last = query.cursor;
     for (let scanned = 0; scanned < MAX_SCANNED; ) {
@@ -50,17 +54,20 @@ export class OrderListing {
     return { items, nextCursor: last };
   }
 
-  /** The orders of `ids` in one round trip; undefined where one is gone (expired, or refused by the broker). */
-  private async read(ids: string[]): Promise<(OrderResource | undefined)[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(keys.order(id)).lrange(keys.history(id), 0, -1);
-    const replies = (await pipeline.exec()) ?? [];
-    return ids.map((id, at) => {
-      const [hashError, hash] = replies[at * 2] as [Error | null, Record<string, string>];
-      const [historyError, history] = replies[at * 2 + 1] as [Error | null, string[]];
-      if (hashError) throw hashError;
-      if (historyError) throw historyError;
-      return hash.doc ? toResource(id, hash, history) : undefined;
-    });
+  /**
+   * The orders of `ids`, all requested at once; undefined where one is gone (expired, or
+   * refused by the broker). Separate commands rather than one pipeline: on Redis Cluster the
+   * orders live in many slots, which one pipeline may not span.
+   */
+  private read(ids: string[]): Promise<(OrderResource | undefined)[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const [hash, history] = await Promise.all([
+          this.redis.hgetall(this.keys.order(id)),
+          this.redis.lrange(this.keys.history(id), 0, -1),
+        ]);
+        return hash.doc ? toResource(id, hash, history) : undefined;
+      }),
+    );
   }
 }

@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
-import type Redis from "ioredis";
+import { Cluster } from "ioredis";
 import type { CreateOrder, HistoryEntry, OrderMessage, OrderResource, OrderStatus } from "../domain/order";
 import { orderTotal } from "../domain/order";
-import { alivePrefix, IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keys, RETENTION_MS } from "./keys";
+import { ownerAlive } from "./alive";
+import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS, keysFor, RETENTION_MS, type RedisKeys } from "./keys";
+import type { RedisClient } from "./redis";
 import { runScript } from "./run-script";
 import {
+  ADD_TO_INDEX_ALONE,
   CANCEL_ORDER,
   CONFIRM_ORDER,
   CREATE_ORDER,
@@ -55,10 +58,31 @@ export class OrderStore {
    *   take the key over: well beyond the longest a live request takes from recording the order
    *   to the broker's confirm.
    */
+  private readonly keys: RedisKeys;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly idempotencyLeaseMs = IDEMPOTENCY_LEASE_MS,
-  ) {}
+  ) {
+    this.keys = keysFor(redis);
+  }
+
+  /**
+   * The keys RECORD_ORDER writes: the order's, and the listing's indexes. On Redis Cluster
+   * those are in other slots: the order's key stands in for them, and they are written first,
+   * on their own (the listing skips an id whose record never came).
+   */
+  private async recordKeys(orderId: string, customerId: string, oldestKept: string): Promise<string[]> {
+    const order = this.keys.order(orderId);
+    const indexes = [this.keys.orderIndex(), this.keys.customerOrders(customerHash(customerId))];
+    if (!(this.redis instanceof Cluster)) return [order, this.keys.history(orderId), ...indexes];
+    await Promise.all(
+      indexes.map((index, at) =>
+        runScript(this.redis, "orderIndex", ADD_TO_INDEX_ALONE, [index], [orderId, oldestKept, RETENTION_MS, at]),
+      ),
+    );
+    return [order, this.keys.history(orderId), order, order];
+  }
 
   static document(order: CreateOrder): OrderDocument {
     const doc: OrderDocument = {
@@ -80,24 +104,20 @@ export class OrderStore {
 
   /** Writes the order as `accepted` before it is published, claiming the idempotency key with it. */
   async create(orderId: string, doc: OrderDocument, createdAt: string, idem?: IdempotencyClaim): Promise<CreateResult> {
-    const orderKeys = [
-      keys.order(orderId),
-      keys.history(orderId),
-      keys.orderIndex(),
-      keys.customerOrders(customerHash(doc.customerId)),
-    ];
+    // One create in a hundred trims the indexes: bounded all the same, at a hundredth of the cost.
+    const oldestKept = Math.random() < INDEX_TRIM_SHARE ? oldestKeptId(Date.parse(createdAt) - RETENTION_MS) : "";
+    const orderKeys = await this.recordKeys(orderId, doc.customerId, oldestKept);
     const args: (string | number)[] = [
       JSON.stringify(doc),
       createdAt,
       historyEntry("accepted", createdAt),
       RETENTION_MS,
       orderId,
-      // One create in a hundred trims the indexes: bounded all the same, at a hundredth of the cost.
-      Math.random() < INDEX_TRIM_SHARE ? oldestKeptId(Date.parse(createdAt) - RETENTION_MS) : "",
+      oldestKept,
     ];
     if (idem) {
       const now = Date.now();
-      orderKeys.push(keys.idempotency(idem.keyHash));
+      orderKeys.push(this.keys.idempotency(idem.keyHash));
       args.push(idem.fingerprint, IDEMPOTENCY_TTL_MS, now, now + this.idempotencyLeaseMs);
     }
     const [kind, otherId] = (await runScript(this.redis, "orderCreate", CREATE_ORDER, orderKeys, args)) as [
@@ -119,7 +139,7 @@ export class OrderStore {
       this.redis,
       "orderTakeOver",
       TAKE_OVER_ORDER,
-      [keys.idempotency(idem.keyHash), keys.order(orderId)],
+      [this.keys.idempotency(idem.keyHash), this.keys.order(orderId)],
       [idem.fingerprint, orderId, now, owner, now + this.idempotencyLeaseMs],
     )) as [string, string?, string?];
     if (kind === "republish") return { kind, doc: JSON.parse(doc!) as OrderDocument, createdAt: createdAt! };
@@ -129,12 +149,12 @@ export class OrderStore {
 
   /** A take-over whose publish failed: the next retry may try again at once. */
   async release(idem: IdempotencyClaim, owner: string): Promise<void> {
-    await runScript(this.redis, "orderRelease", RELEASE_ORDER, [keys.idempotency(idem.keyHash)], [owner]);
+    await runScript(this.redis, "orderRelease", RELEASE_ORDER, [this.keys.idempotency(idem.keyHash)], [owner]);
   }
 
   /** The broker confirmed `orderId`: repeats of this idempotent request now replay it. */
   async confirm(idem: IdempotencyClaim, orderId: string): Promise<void> {
-    await runScript(this.redis, "orderConfirm", CONFIRM_ORDER, [keys.idempotency(idem.keyHash)], [orderId]);
+    await runScript(this.redis, "orderConfirm", CONFIRM_ORDER, [this.keys.idempotency(idem.keyHash)], [orderId]);
   }
 
   /**
@@ -142,8 +162,8 @@ export class OrderStore {
    * already received the message ("taken") or a retry took the key over ("superseded").
    */
   async reject(orderId: string, idem?: IdempotencyClaim): Promise<"rejected" | "taken" | "superseded"> {
-    const orderKeys = [keys.order(orderId), keys.history(orderId)];
-    if (idem) orderKeys.push(keys.idempotency(idem.keyHash));
+    const orderKeys = [this.keys.order(orderId), this.keys.history(orderId)];
+    if (idem) orderKeys.push(this.keys.idempotency(idem.keyHash));
     return (await runScript(this.redis, "orderReject", REJECT_ORDER, orderKeys, [orderId, RETENTION_MS])) as
       | "rejected"
       | "taken"
@@ -153,8 +173,8 @@ export class OrderStore {
   async get(orderId: string): Promise<OrderResource | undefined> {
     const [[hashError, hash], [listError, history]] = (await this.redis
       .multi()
-      .hgetall(keys.order(orderId))
-      .lrange(keys.history(orderId), 0, -1)
+      .hgetall(this.keys.order(orderId))
+      .lrange(this.keys.history(orderId), 0, -1)
       .exec()) as [[Error | null, Record<string, string>], [Error | null, string[]]];
     if (hashError) throw hashError;
     if (listError) throw listError;
@@ -178,12 +198,7 @@ export class OrderStore {
       this.redis,
       "orderRebuild",
       REBUILD_ORDER,
-      [
-        keys.order(orderId),
-        keys.history(orderId),
-        keys.orderIndex(),
-        keys.customerOrders(customerHash(doc.customerId)),
-      ],
+      await this.recordKeys(orderId, doc.customerId, ""),
       [
         JSON.stringify(doc),
         createdAt,
@@ -198,7 +213,7 @@ export class OrderStore {
 
   /** The resource as the first 202 showed it, for idempotent replays. */
   async initialSnapshot(orderId: string): Promise<OrderResource | undefined> {
-    const hash = await this.redis.hmget(keys.order(orderId), "doc", "createdAt");
+    const hash = await this.redis.hmget(this.keys.order(orderId), "doc", "createdAt");
     const [doc, createdAt] = hash;
     if (!doc || !createdAt) return undefined;
     return acceptedResource(orderId, JSON.parse(doc) as OrderDocument, createdAt);
@@ -210,7 +225,7 @@ export class OrderStore {
       this.redis,
       "orderCallbackState",
       SET_CALLBACK_STATE,
-      [keys.order(orderId)],
+      [this.keys.order(orderId)],
       [JSON.stringify(state)],
     );
   }
@@ -220,14 +235,22 @@ export class OrderStore {
    * `requested` when a handler runs it (`subscription` is the one whose messages are orders).
    */
   async cancel(orderId: string, subscription: string, now: string): Promise<CancelResult> {
-    const answer = (await runScript(
-      this.redis,
-      "orderCancel",
-      CANCEL_ORDER,
-      [keys.order(orderId), keys.history(orderId), keys.lease(subscription, orderId)],
-      [now, historyEntry("cancelled", now), RETENTION_MS, alivePrefix(this.redis.options.keyPrefix)],
-    )) as [string, string?, string?];
-    const [kind, detail, doc] = answer;
+    const orderKeys = [this.keys.order(orderId), this.keys.history(orderId), this.keys.lease(subscription, orderId)];
+    const args = [now, historyEntry("cancelled", now), RETENTION_MS];
+    let answer = (await runScript(this.redis, "orderCancel", CANCEL_ORDER, orderKeys, [...args, "", ""])) as string[];
+    // A handler holds the order: whether its process runs decides between asking it to stop and
+    // ending the order now. Asked here, not in the script: on Redis Cluster the process's alive
+    // key is in another slot. A holder that changed meanwhile is looked at again.
+    for (let tries = 0; answer[0] === "held" && tries < 3; tries++) {
+      const holder = answer[1]!;
+      const alive = await ownerAlive(this.redis, holder);
+      answer = (await runScript(this.redis, "orderCancel", CANCEL_ORDER, orderKeys, [
+        ...args,
+        holder,
+        alive ? "1" : "0",
+      ])) as string[];
+    }
+    const [kind, detail, doc] = answer as [string, string?, string?];
     switch (kind) {
       case "cancelled":
         return { kind, transition: { transitioned: true, order: { historyLength: Number(detail), doc: doc! } } };
@@ -251,7 +274,7 @@ export class OrderStore {
       this.redis,
       "orderExpire",
       EXPIRE_ORDER,
-      [keys.order(orderId), keys.history(orderId)],
+      [this.keys.order(orderId), this.keys.history(orderId)],
       [now, historyEntry("expired", now, detail), replayedAt],
     );
     return toTransition(answer);

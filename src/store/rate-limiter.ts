@@ -1,5 +1,5 @@
-import type Redis from "ioredis";
 import { keys } from "./keys";
+import type { RedisClient } from "./redis";
 import { runScript } from "./run-script";
 import { BOOK_RATE_TURNS } from "./scripts";
 
@@ -8,7 +8,7 @@ import { BOOK_RATE_TURNS } from "./scripts";
  * handler start is due, shared by every replica, so that starts are spaced 1/perSecond apart.
  */
 export class RateLimiter {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   /** Books `count` starts 1/perSecond apart; answers in how many ms the first is due (≤ 0: now). */
   async bookTurns(subscription: string, perSecond: number, count: number): Promise<number> {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type Redis from "ioredis";
+import type { RedisClient } from "./redis";
 
 const shas = new Map<string, string>();
 
@@ -10,7 +10,7 @@ const shas = new Map<string, string>();
  * is missing from that pipeline and fails.
  */
 export async function runScript(
-  redis: Redis,
+  redis: RedisClient,
   _name: string,
   lua: string,
   keys: string[],

@@ -39,25 +39,49 @@ local function idempotencyKeyState(key, fingerprint, nowMs)
 end`;
 
 /**
+ * Adds an order id to a listing index (all orders, or a customer's): the indexes sort ids as
+ * text, which for time-ordered ids is creation order; now and then (`oldestKept` not '') they
+ * forget ids older than the retention, as the orders do. A customer's index expires with its
+ * newest order (`expires`).
+ */
+const ADD_TO_INDEX = `
+local function addToIndex(index, orderId, oldestKept, retentionMs, expires)
+  redis.call('ZADD', index, 0, orderId)
+  if oldestKept ~= '' then redis.call('ZREMRANGEBYLEX', index, '-', '(' .. oldestKept) end
+  if expires then redis.call('PEXPIRE', index, retentionMs) end
+end`;
+
+/**
  * Writes an `accepted` order: KEYS[1..4] = order, history, order index, customer's order index;
  * the doc, when it was created and last updated, its first history entry, how long it is kept,
- * its id, and the oldest id the indexes keep ('' : no trim this time). The listing's indexes
- * (all orders, a customer's) sort ids as text, which for time-ordered ids is creation order;
- * now and then they forget ids older than the retention, as the orders do.
+ * its id, and the oldest id the indexes keep ('' : no trim this time). On Redis Cluster the
+ * indexes are in other slots: the caller passes the order's key in their place and writes
+ * them itself (ADD_TO_INDEX_ALONE).
  */
 const RECORD_ORDER = `
+${ADD_TO_INDEX}
 local function recordOrder(doc, createdAt, updatedAt, entry, retentionMs, orderId, oldestKept)
   redis.call('HSET', KEYS[1], 'doc', doc, 'status', 'accepted', 'attempts', 0,
     'createdAt', createdAt, 'updatedAt', updatedAt)
   redis.call('RPUSH', KEYS[2], entry)
   redis.call('PEXPIRE', KEYS[1], retentionMs)
   redis.call('PEXPIRE', KEYS[2], retentionMs)
-  for index = 3, 4 do
-    redis.call('ZADD', KEYS[index], 0, orderId)
-    if oldestKept ~= '' then redis.call('ZREMRANGEBYLEX', KEYS[index], '-', '(' .. oldestKept) end
+  if KEYS[3] ~= KEYS[1] then
+    addToIndex(KEYS[3], orderId, oldestKept, retentionMs, false)
+    addToIndex(KEYS[4], orderId, oldestKept, retentionMs, true)
   end
-  redis.call('PEXPIRE', KEYS[4], retentionMs)
 end`;
+
+/**
+ * KEYS: one listing index · ARGV: orderId, oldest id kept ('' : no trim), retentionMs, '1' when
+ * the index expires with its newest order · the index write of RECORD_ORDER on its own, for
+ * Redis Cluster (done before the order is written: the listing skips ids without a record).
+ */
+export const ADD_TO_INDEX_ALONE = `
+${ADD_TO_INDEX}
+addToIndex(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
+return 1
+`;
 
 /**
  * KEYS: order, history, order index, customer's order index, idem? · ARGV: doc, now, entry,
@@ -164,8 +188,9 @@ return 1
 
 /**
  * KEYS: msg, lease, order, history · ARGV: owner, now, track, leaseMs, entry, retentionMs,
- * alive-key prefix, cancelled entry. A claim held by a process whose alive key expired (it
- * crashed) is taken over at once instead of waiting out the lease. A cancelled order's message
+ * dead holder ('' : none), cancelled entry. A claim held by another owner answers `busy`,
+ * unless that owner is the dead holder (the caller found its process's alive key expired: it
+ * crashed), whose claim is taken over at once instead of waiting out the lease. A cancelled order's message
  * is dropped; one whose cancel was requested while a handler ran (that handler's process died
  * before it reported back) ends cancelled now: `{'cancelled', history length, doc}`. An order
  * with no record at all answers `{'missing'}` (see REBUILD_ORDER); one the intake rejected, `dropped`.
@@ -176,10 +201,7 @@ ${CANCEL_NOW}
 local done = redis.call('HGET', KEYS[1], 'done')
 if done then return {'duplicate', done} end
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then
-  local process = string.match(holder, '^(.*):%d+$')
-  if process and redis.call('EXISTS', ARGV[7] .. process) == 1 then return {'busy', holder} end
-end
+if holder and holder ~= ARGV[1] and holder ~= ARGV[7] then return {'busy', holder} end
 local status
 if ARGV[3] == '1' then
   status = redis.call('HGET', KEYS[3], 'status')
@@ -302,12 +324,15 @@ return 1
 `;
 
 /**
- * KEYS: order, history, lease of the order's message · ARGV: now, entry, retentionMs,
- * alive-key prefix · cancels an order. One that no handler is running for ends `cancelled`
- * now (`{'cancelled', history length, doc}`: its queued or retrying message is dropped when it
- * arrives). While a live process holds the message's lease only `cancelRequested` is set
- * (`{'requested'}`): that handler is told, and the order ends when it settles. A cancelled
- * order answers `{'already'}`, another terminal one `{'conflict', status}`, none `{'unknown'}`.
+ * KEYS: order, history, lease of the order's message · ARGV: now, entry, retentionMs, the
+ * holder of the lease as the caller found it, and whether that holder's process runs ('1') ·
+ * cancels an order. One that no handler is running for ends `cancelled` now (`{'cancelled',
+ * history length, doc}`: its queued or retrying message is dropped when it arrives). While a
+ * live process holds the message's lease only `cancelRequested` is set (`{'requested'}`): that
+ * handler is told, and the order ends when it settles. A lease held by another holder than the
+ * caller's answers `{'held', holder}`: the caller finds out whether its process runs and asks
+ * again. A cancelled order answers `{'already'}`, another terminal one `{'conflict', status}`,
+ * none `{'unknown'}`.
  */
 export const CANCEL_ORDER = `
 ${TERMINAL}
@@ -318,8 +343,8 @@ if status == 'cancelled' then return {'already'} end
 if terminal[status] then return {'conflict', status} end
 if status == 'processing' then
   local holder = redis.call('GET', KEYS[3])
-  local process = holder and string.match(holder, '^(.*):%d+$')
-  if process and redis.call('EXISTS', ARGV[4] .. process) == 1 then
+  if holder and holder ~= ARGV[4] then return {'held', holder} end
+  if holder and ARGV[5] == '1' then
     redis.call('HSET', KEYS[1], 'cancelRequested', '1', 'updatedAt', ARGV[1])
     return {'requested'}
   end
@@ -334,21 +359,19 @@ local nowMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `;
 
 /**
- * KEYS: slots (a sorted set: holder → lease expiry in ms) · ARGV: owner, limit, leaseMs,
- * alive-key prefix · takes one of `limit` slots for the owner: 1, or 0 when all are held.
- * Holders whose lease ran out, or whose process's alive key expired (it was killed), give up
- * their slot here, so a dead worker holds a key back for seconds, not for a whole lease.
+ * KEYS: slots (a sorted set: holder → lease expiry in ms) · ARGV: owner, limit, leaseMs, then
+ * holders known dead · takes one of `limit` slots for the owner: 1, or when all are held the
+ * holders. Holders whose lease ran out give up their slot here, and so do the dead ones the
+ * caller names (their process's alive key expired: it was killed; the caller looks, because on
+ * Redis Cluster alive keys are in other slots), so a dead worker holds a key back for seconds,
+ * not for a whole lease.
  */
 export const ACQUIRE_SLOT = `
 ${REDIS_NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
-local limit = tonumber(ARGV[2])
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= limit then
-  for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    local process = string.match(holder, '^(.*):%d+$')
-    if process and redis.call('EXISTS', ARGV[4] .. process) == 0 then redis.call('ZREM', KEYS[1], holder) end
-  end
-  if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+for index = 4, #ARGV do redis.call('ZREM', KEYS[1], ARGV[index]) end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return redis.call('ZRANGE', KEYS[1], 0, -1)
 end
 redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])

@@ -12,6 +12,8 @@ export interface PrivateRedisOptions {
   password?: string;
   /** Starts as a replica of the Redis on this port (of this machine). */
   replicaOf?: number;
+  /** Starts as a node of a Redis Cluster (which `redis-cli --cluster create` then forms). */
+  cluster?: boolean;
 }
 
 /**
@@ -35,6 +37,8 @@ export class PrivateRedis {
     args.push("--appendonly", this.options.appendonly ? "yes" : "no", "--appendfsync", "everysec", "--daemonize", "no");
     if (this.options.password) args.push("--requirepass", this.options.password, "--masterauth", this.options.password);
     if (this.options.replicaOf) args.push("--replicaof", "127.0.0.1", String(this.options.replicaOf));
+    if (this.options.cluster)
+      args.push("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000");
     this.child = Bun.spawn(args, { stdout: "ignore", stderr: "ignore" });
     await this.waitUntil(true);
   }
