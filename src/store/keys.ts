@@ -61,27 +61,28 @@ export function idWithSlotTag(orderId: string, tag: string): string {
 }
 
 function layout(hashTags: boolean): RedisKeys {
-  const tagged = (name: string, tag: string, rest: string) =>
-    hashTags ? `${name}:{${tag}}:${rest}` : `${name}:${rest}`;
+  // The tag as a function, so that a single Redis's names do not compute one.
+  const tagged = (name: string, tag: () => string, rest: string) =>
+    hashTags ? `${name}:{${tag()}}:${rest}` : `${name}:${rest}`;
   return {
-    order: (orderId) => tagged("order", slotTag(orderId), orderId),
-    history: (orderId) => `${tagged("order", slotTag(orderId), orderId)}:history`,
-    idempotency: (keyHash) => tagged("idem", idempotencySlotTag(keyHash), keyHash),
+    order: (orderId) => tagged("order", () => slotTag(orderId), orderId),
+    history: (orderId) => `${tagged("order", () => slotTag(orderId), orderId)}:history`,
+    idempotency: (keyHash) => tagged("idem", () => idempotencySlotTag(keyHash), keyHash),
     orderIndex: () => "orders:index",
     customerOrders: (customerHash) => `orders:customer:${customerHash}`,
     message: (subscription, messageId, orderId) =>
-      tagged("msg", slotTag(orderId ?? messageId), `${subscription}:${messageId}`),
+      tagged("msg", () => slotTag(orderId ?? messageId), `${subscription}:${messageId}`),
     lease: (subscription, messageId, orderId) =>
-      tagged("lease", slotTag(orderId ?? messageId), `${subscription}:${messageId}`),
+      tagged("lease", () => slotTag(orderId ?? messageId), `${subscription}:${messageId}`),
     alive: (processId) => `alive:${processId}`,
     slots: (subscription, valueHash) => `slots:${subscription}:${valueHash}`,
     rate: (subscription) => `rate:${subscription}`,
-    deadLetter: (id) => tagged("dl", "dl", id),
-    deadLetterIndex: () => tagged("dl", "dl", "index"),
-    unsettled: () => tagged("activity", "activity", "unsettled"),
-    outcomes: (bucketMs) => tagged("activity", "activity", `outcomes:${bucketMs}`),
-    stock: (sku) => tagged("stock", "stock", sku),
-    reservation: (orderId) => tagged("reservation", "stock", orderId),
+    deadLetter: (id) => tagged("dl", () => "dl", id),
+    deadLetterIndex: () => tagged("dl", () => "dl", "index"),
+    unsettled: () => tagged("activity", () => "activity", "unsettled"),
+    outcomes: (bucketMs) => tagged("activity", () => "activity", `outcomes:${bucketMs}`),
+    stock: (sku) => tagged("stock", () => "stock", sku),
+    reservation: (orderId) => tagged("reservation", () => "stock", orderId),
   };
 }
 

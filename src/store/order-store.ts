@@ -69,19 +69,32 @@ export class OrderStore {
 
   /**
    * The keys RECORD_ORDER writes: the order's, and the listing's indexes. On Redis Cluster
-   * those are in other slots: the order's key stands in for them, and they are written first,
-   * on their own (the listing skips an id whose record never came).
+   * those are in other slots: the order's key stands in for them (see `indexApart`).
    */
-  private async recordKeys(orderId: string, customerId: string, oldestKept: string): Promise<string[]> {
+  private recordKeys(orderId: string, customerId: string): string[] {
     const order = this.keys.order(orderId);
+    if (this.redis instanceof Cluster) return [order, this.keys.history(orderId), order, order];
+    return [
+      order,
+      this.keys.history(orderId),
+      this.keys.orderIndex(),
+      this.keys.customerOrders(customerHash(customerId)),
+    ];
+  }
+
+  /**
+   * On Redis Cluster, the listing's index writes of RECORD_ORDER, done just before it (the
+   * listing skips an id whose record never came). Nothing on a single Redis, where the same
+   * script writes them: no extra step on the intake's path.
+   */
+  private async indexApart(orderId: string, customerId: string, oldestKept: string): Promise<void> {
+    if (!(this.redis instanceof Cluster)) return;
     const indexes = [this.keys.orderIndex(), this.keys.customerOrders(customerHash(customerId))];
-    if (!(this.redis instanceof Cluster)) return [order, this.keys.history(orderId), ...indexes];
     await Promise.all(
       indexes.map((index, at) =>
         runScript(this.redis, "orderIndex", ADD_TO_INDEX_ALONE, [index], [orderId, oldestKept, RETENTION_MS, at]),
       ),
     );
-    return [order, this.keys.history(orderId), order, order];
   }
 
   static document(order: CreateOrder): OrderDocument {
@@ -106,7 +119,8 @@ export class OrderStore {
   async create(orderId: string, doc: OrderDocument, createdAt: string, idem?: IdempotencyClaim): Promise<CreateResult> {
     // One create in a hundred trims the indexes: bounded all the same, at a hundredth of the cost.
     const oldestKept = Math.random() < INDEX_TRIM_SHARE ? oldestKeptId(Date.parse(createdAt) - RETENTION_MS) : "";
-    const orderKeys = await this.recordKeys(orderId, doc.customerId, oldestKept);
+    if (this.redis instanceof Cluster) await this.indexApart(orderId, doc.customerId, oldestKept);
+    const orderKeys = this.recordKeys(orderId, doc.customerId);
     const args: (string | number)[] = [
       JSON.stringify(doc),
       createdAt,
@@ -194,11 +208,12 @@ export class OrderStore {
       currency,
       ...(callbackUrl === undefined ? {} : { callbackUrl }),
     });
+    await this.indexApart(orderId, doc.customerId, "");
     const rebuilt = await runScript(
       this.redis,
       "orderRebuild",
       REBUILD_ORDER,
-      await this.recordKeys(orderId, doc.customerId, ""),
+      this.recordKeys(orderId, doc.customerId),
       [
         JSON.stringify(doc),
         createdAt,
