@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "../src/config";
 import { clusterKeys } from "../src/store/keys";
 import { until } from "./helpers/eventually";
 import { PrivateRedisCluster } from "./helpers/private-redis-cluster";
+import { retryingClients } from "./helpers/retrying-clients";
 import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 const TOKEN = `cluster-admin-${crypto.randomUUID()}`;
@@ -137,34 +138,15 @@ test("on Redis Cluster, a primary killed under load: its replica takes over, eve
       },
       transform: useOrderHandler("count-runs"),
     });
-    const accepted: string[] = [];
-    const answers = new Map<number, number>();
-    let sending = true;
-    // Clients send each order again with its Idempotency-Key until it is accepted, as the API asks.
-    const client = async (index: number) => {
-      for (let n = 0; sending; n++) {
-        const key = `cluster-failover-${index}-${n}`;
-        for (;;) {
-          const response = await service!.post(sampleOrder(), { "Idempotency-Key": key });
-          answers.set(response.status, (answers.get(response.status) ?? 0) + 1);
-          if (response.status === 202) {
-            accepted.push(((await response.json()) as OrderJson).id);
-            break;
-          }
-          await Bun.sleep(50);
-        }
-        await Bun.sleep(10);
-      }
-    };
-    const clients = [0, 1, 2].map(client);
+    const clients = retryingClients(service, { count: 3, keyPrefix: "cluster-failover" });
+    const { accepted, answers } = clients;
     await until("orders flow", async () => accepted.length >= 30);
     const [victim] = await replicated.masters();
     await victim!.stop("SIGKILL");
     await until("its replica took over", async () => (await replicated.masters()).length === 3, 30_000);
     const acceptedAtFailover = accepted.length;
     await until("orders flow again", async () => accepted.length >= acceptedAtFailover + 30, 30_000);
-    sending = false;
-    await Promise.all(clients);
+    await clients.stop();
 
     expect([...answers.keys()].every((status) => status === 202 || status === 503 || status === 409)).toBe(true);
     for (const id of accepted) {

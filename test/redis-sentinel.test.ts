@@ -3,7 +3,8 @@ import Redis from "ioredis";
 import { until } from "./helpers/eventually";
 import { PrivateRedis } from "./helpers/private-redis";
 import { PrivateSentinel } from "./helpers/private-sentinel";
-import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
+import { retryingClients } from "./helpers/retrying-clients";
+import { startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let primary: PrivateRedis;
 let replica: PrivateRedis;
@@ -35,33 +36,14 @@ test("through Sentinel, the primary killed under load: a replica takes over, eve
     env: { REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, LOG_LEVEL: "fatal" },
     transform: useOrderHandler("count-runs"),
   });
-  const accepted: string[] = [];
-  const answers = new Map<number, number>();
-  let sending = true;
-  // Clients send each order again with its Idempotency-Key until it is accepted, as the API asks.
-  const client = async (index: number) => {
-    for (let n = 0; sending; n++) {
-      const key = `sentinel-${index}-${n}`;
-      for (;;) {
-        const response = await service!.post(sampleOrder(), { "Idempotency-Key": key });
-        answers.set(response.status, (answers.get(response.status) ?? 0) + 1);
-        if (response.status === 202) {
-          accepted.push(((await response.json()) as OrderJson).id);
-          break;
-        }
-        await Bun.sleep(50);
-      }
-      await Bun.sleep(10);
-    }
-  };
-  const clients = [0, 1, 2].map(client);
+  const clients = retryingClients(service, { count: 3, keyPrefix: "sentinel" });
+  const { accepted, answers } = clients;
   await until("orders flow", async () => accepted.length >= 30);
   await primary.stop("SIGKILL");
   await until("the sentinel promoted the replica", async () => (await sentinel.master()) === replica.port, 30_000);
   const acceptedAtFailover = accepted.length;
   await until("orders flow again", async () => accepted.length >= acceptedAtFailover + 30, 30_000);
-  sending = false;
-  await Promise.all(clients);
+  await clients.stop();
 
   expect([...answers.keys()].every((status) => status === 202 || status === 503 || status === 409)).toBe(true);
   // Read through the service, which now reaches the promoted replica.
