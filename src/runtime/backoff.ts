@@ -23,6 +23,20 @@ export function jitteredBackoff(step: number, baseMs = 100, capMs = 5000): numbe
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Waits `ms`, or less once `signal` is aborted (a shutdown does not wait it out). */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 export interface RetryWithBackoffOptions {
   /** Aborted: stop retrying and resolve undefined (checked after each failure). */
   signal?: AbortSignal;

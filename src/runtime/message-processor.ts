@@ -11,7 +11,7 @@ import type { OrderStore } from "../store/order-store";
 import type { RateLimiter } from "../store/rate-limiter";
 import type { RedisClient } from "../store/redis";
 import type { Transition } from "../store/transition";
-import { jitteredBackoff, retryDelay, retryWithBackoff, sleep } from "./backoff";
+import { jitteredBackoff, retryDelay, retryWithBackoff, sleep, sleepUnlessAborted } from "./backoff";
 import type { CancelSignals } from "./cancel-signals";
 import { type DeadLetterReason, DL_HEADERS, isPermanentReason } from "./dead-letter-reason";
 import { FlowGate } from "./flow-gate";
@@ -348,9 +348,12 @@ export class MessageProcessor {
         contentType: message.properties.contentType,
       });
     } catch (error) {
-      log.warn({ err: error }, "could not schedule the retry; the message goes back to its queue");
+      // The retry tier's queue did not take it (say its leader was on a broker node that just
+      // died). The retry waits its delay here instead: requeued at once, the message would use
+      // up its attempts within seconds of the same outage.
+      log.warn({ err: error, delayMs }, "could not schedule the retry; it waits here, then goes back to its queue");
       await this.deps.ledger.release(ref).catch(() => {});
-      return this.requeueAfterPause(log);
+      return this.requeueAfterPause(log, delayMs);
     }
     const nextRetryAt = new Date(Date.now() + delayMs).toISOString();
     const fields = { error: JSON.stringify({ message: errorMessage, permanent: false }), nextRetryAt };
@@ -488,10 +491,11 @@ export class MessageProcessor {
   /**
    * A message whose retry or dead letter could not be published goes back to its queue, but
    * not at once: redelivered straight away it would fail the same way, in a loop that burns
-   * the quorum queue's delivery limit. Waits a moment, and for the publisher if it is down.
+   * the quorum queue's delivery limit. Waits a moment (or `pauseMs`: a retry's own delay), and
+   * for the publisher if it is down.
    */
-  private async requeueAfterPause(log: Logger): Promise<Settlement> {
-    await sleep(jitteredBackoff(2));
+  private async requeueAfterPause(log: Logger, pauseMs = jitteredBackoff(2)): Promise<Settlement> {
+    await sleepUnlessAborted(pauseMs, this.deps.shutdown);
     await this.publisherReady(() => log);
     return "requeue";
   }
