@@ -43,6 +43,9 @@ const redisUrl = connectionUrl(["redis:", "rediss:"], "must be a redis:// or red
   message: "its path must be a database number (redis://host:6379/0)",
 });
 
+/** `host:port,host:port…`: the sentinels, or a Redis Cluster's nodes. */
+const hostPortList = z.string().regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, "must be host:port,host:port…");
+
 export const DEFAULT_ORDER_TIMEOUT_MS = 900_000;
 
 const NOT_A_PORT = "must be a port number (0-65535; 0 picks a free one)";
@@ -60,16 +63,10 @@ const envSchema = z.object({
   AMQP_URL: amqpUrls.optional(),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   /** Reach Redis through Sentinel: `host:port,host:port…`; REDIS_URL then only gives db and password. */
-  REDIS_SENTINELS: z
-    .string()
-    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, "must be host:port,host:port…")
-    .optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
   REDIS_SENTINEL_MASTER: z.string().min(1).max(200).default("mymaster"),
   /** Reach a Redis Cluster through these nodes: `host:port,host:port…`; REDIS_URL then only gives the password. */
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, "must be host:port,host:port…")
-    .optional(),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
   /** Prepended to every Redis key, so several deployments can share one Redis. */
   REDIS_KEY_PREFIX: z
     .string()

@@ -87,7 +87,7 @@ const READINESS_DEADLINE_MS = 1500;
 
 /**
  * Builds what the configured ROLE needs and starts it as an ordered list of components (see
- * lifecycle.ts and components.ts): RedisClient, the broker, the queue-depth gauge, the workers, the
+ * lifecycle.ts and components.ts): Redis, the broker, the queue-depth gauge, the workers, the
  * intake, the HTTP listener. Each one's stop undoes its start; a failed start-up stops what
  * had started.
  */

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from "../src/config";
 import { clusterKeys } from "../src/store/keys";
 import { until } from "./helpers/eventually";
 import { PrivateRedisCluster } from "./helpers/private-redis-cluster";
-import { retryingClients } from "./helpers/retrying-clients";
+import { acceptedAcross, expectEachCompletedOnce } from "./helpers/retrying-clients";
 import { type OrderJson, sampleOrder, startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 const TOKEN = `cluster-admin-${crypto.randomUUID()}`;
@@ -138,23 +138,15 @@ test("on Redis Cluster, a primary killed under load: its replica takes over, eve
       },
       transform: useOrderHandler("count-runs"),
     });
-    const clients = retryingClients(service, { count: 3, keyPrefix: "cluster-failover" });
-    const { accepted, answers } = clients;
-    await until("orders flow", async () => accepted.length >= 30);
-    const [victim] = await replicated.masters();
-    await victim!.stop("SIGKILL");
-    await until("its replica took over", async () => (await replicated.masters()).length === 3, 30_000);
-    const acceptedAtFailover = accepted.length;
-    await until("orders flow again", async () => accepted.length >= acceptedAtFailover + 30, 30_000);
-    await clients.stop();
-
-    expect([...answers.keys()].every((status) => status === 202 || status === 503 || status === 409)).toBe(true);
-    for (const id of accepted) {
-      const order = await service.waitForOrder(id, (current) => current.status === "completed", 20_000);
-      expect(order.history.filter((entry) => entry.status === "completed")).toHaveLength(1);
-      expect(order.result).toEqual({ runs: 1 });
-    }
-    expect(new Set(accepted).size).toBe(accepted.length);
+    const clients = await acceptedAcross(service, {
+      keyPrefix: "cluster-failover",
+      fault: async () => {
+        const [victim] = await replicated.masters();
+        await victim!.stop("SIGKILL");
+        await until("its replica took over", async () => (await replicated.masters()).length === 3, 30_000);
+      },
+    });
+    for (const order of await expectEachCompletedOnce(service, clients)) expect(order.result).toEqual({ runs: 1 });
     // Three primaries again: the dead one's replica took its slots over.
     expect(await replicated.masters()).toHaveLength(3);
   } finally {

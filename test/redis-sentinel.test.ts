@@ -3,7 +3,7 @@ import Redis from "ioredis";
 import { until } from "./helpers/eventually";
 import { PrivateRedis } from "./helpers/private-redis";
 import { PrivateSentinel } from "./helpers/private-sentinel";
-import { retryingClients } from "./helpers/retrying-clients";
+import { acceptedAcross, expectEachCompletedOnce } from "./helpers/retrying-clients";
 import { startTestService, type TestService, useOrderHandler } from "./helpers/service";
 
 let primary: PrivateRedis;
@@ -36,22 +36,16 @@ test("through Sentinel, the primary killed under load: a replica takes over, eve
     env: { REDIS_SENTINELS: `127.0.0.1:${sentinel.port}`, LOG_LEVEL: "fatal" },
     transform: useOrderHandler("count-runs"),
   });
-  const clients = retryingClients(service, { count: 3, keyPrefix: "sentinel" });
-  const { accepted, answers } = clients;
-  await until("orders flow", async () => accepted.length >= 30);
-  await primary.stop("SIGKILL");
-  await until("the sentinel promoted the replica", async () => (await sentinel.master()) === replica.port, 30_000);
-  const acceptedAtFailover = accepted.length;
-  await until("orders flow again", async () => accepted.length >= acceptedAtFailover + 30, 30_000);
-  await clients.stop();
-
-  expect([...answers.keys()].every((status) => status === 202 || status === 503 || status === 409)).toBe(true);
+  const clients = await acceptedAcross(service, {
+    keyPrefix: "sentinel",
+    fault: async () => {
+      await primary.stop("SIGKILL");
+      await until("the sentinel promoted the replica", async () => (await sentinel.master()) === replica.port, 30_000);
+    },
+  });
   // Read through the service, which now reaches the promoted replica.
-  for (const id of accepted) {
-    const order = await service.waitForOrder(id, (current) => current.status === "completed", 20_000);
-    expect(order.history.filter((entry) => entry.status === "completed")).toHaveLength(1);
-  }
-  expect(new Set(accepted).size).toBe(accepted.length);
+  await expectEachCompletedOnce(service, clients);
+  const { accepted } = clients;
   const promoted = new Redis({ port: replica.port, keyPrefix: service.keyPrefix });
   try {
     expect(await promoted.call("ROLE").then((role) => (role as string[])[0])).toBe("master");

@@ -59,11 +59,12 @@ export class ProblemError extends Error {
   }
 }
 
-/** Answers with a problem, keeping headers already set on the context (X-Request-Id). */
 /** The 404 of a path no route takes (also of the admin API and console while ADMIN_TOKEN is unset). */
 export function noRoute(c: Context): ProblemError {
   return new ProblemError(404, `no route for ${c.req.method} ${c.req.path}`);
 }
+
+/** Answers with a problem, keeping headers already set on the context (X-Request-Id). */
 
 export function problem(c: Context, error: ProblemError): Response {
   const response = error.getResponse();

@@ -85,10 +85,15 @@ export class MessageLedger {
     const orderId = ref.orderId ?? ref.messageId;
     return [
       this.keys.message(ref.subscription, ref.messageId, orderId),
-      this.keys.lease(ref.subscription, ref.messageId, orderId),
+      this.leaseKey(ref),
       this.keys.order(orderId),
       this.keys.history(orderId),
     ];
+  }
+
+  /** The message's claim alone (heartbeats and releases touch nothing else). */
+  private leaseKey(ref: MessageRef): string {
+    return this.keys.lease(ref.subscription, ref.messageId, ref.orderId ?? ref.messageId);
   }
 
   async claim(ref: MessageRef, now: string): Promise<ClaimResult> {
@@ -137,14 +142,14 @@ export class MessageLedger {
       this.redis,
       "ledgerExtend",
       EXTEND_LEASE,
-      [this.keysOf(ref)[1]!],
+      [this.leaseKey(ref)],
       [ref.owner ?? "-", this.leaseMs],
     );
     return extended === 1;
   }
 
   async release(ref: MessageRef): Promise<void> {
-    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [this.keysOf(ref)[1]!], [ref.owner ?? "-"]);
+    await runScript(this.redis, "ledgerRelease", RELEASE_LEASE, [this.leaseKey(ref)], [ref.owner ?? "-"]);
     this.held.delete(ref.owner ?? "-");
   }
 

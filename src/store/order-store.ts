@@ -53,18 +53,21 @@ export interface IdempotencyClaim {
 
 /** Order records and idempotency keys in Redis. */
 export class OrderStore {
+  private readonly keys: RedisKeys;
+  /** On Redis Cluster the listing's indexes are written apart (see `indexApart`). */
+  private readonly onCluster: boolean;
+
   /**
    * @param idempotencyLeaseMs how long a request holds its idempotency key before a retry may
    *   take the key over: well beyond the longest a live request takes from recording the order
    *   to the broker's confirm.
    */
-  private readonly keys: RedisKeys;
-
   constructor(
     private readonly redis: RedisClient,
     private readonly idempotencyLeaseMs = IDEMPOTENCY_LEASE_MS,
   ) {
     this.keys = keysFor(redis);
+    this.onCluster = redis instanceof Cluster;
   }
 
   /**
@@ -73,7 +76,7 @@ export class OrderStore {
    */
   private recordKeys(orderId: string, customerId: string): string[] {
     const order = this.keys.order(orderId);
-    if (this.redis instanceof Cluster) return [order, this.keys.history(orderId), order, order];
+    if (this.onCluster) return [order, this.keys.history(orderId), order, order];
     return [
       order,
       this.keys.history(orderId),
@@ -84,11 +87,10 @@ export class OrderStore {
 
   /**
    * On Redis Cluster, the listing's index writes of RECORD_ORDER, done just before it (the
-   * listing skips an id whose record never came). Nothing on a single Redis, where the same
-   * script writes them: no extra step on the intake's path.
+   * listing skips an id whose record never came). Only called there: on a single Redis the
+   * same script writes them, with no extra step (or await) on the intake's path.
    */
   private async indexApart(orderId: string, customerId: string, oldestKept: string): Promise<void> {
-    if (!(this.redis instanceof Cluster)) return;
     const indexes = [this.keys.orderIndex(), this.keys.customerOrders(customerHash(customerId))];
     await Promise.all(
       indexes.map((index, at) =>
@@ -119,7 +121,7 @@ export class OrderStore {
   async create(orderId: string, doc: OrderDocument, createdAt: string, idem?: IdempotencyClaim): Promise<CreateResult> {
     // One create in a hundred trims the indexes: bounded all the same, at a hundredth of the cost.
     const oldestKept = Math.random() < INDEX_TRIM_SHARE ? oldestKeptId(Date.parse(createdAt) - RETENTION_MS) : "";
-    if (this.redis instanceof Cluster) await this.indexApart(orderId, doc.customerId, oldestKept);
+    if (this.onCluster) await this.indexApart(orderId, doc.customerId, oldestKept);
     const orderKeys = this.recordKeys(orderId, doc.customerId);
     const args: (string | number)[] = [
       JSON.stringify(doc),
@@ -208,7 +210,7 @@ export class OrderStore {
       currency,
       ...(callbackUrl === undefined ? {} : { callbackUrl }),
     });
-    await this.indexApart(orderId, doc.customerId, "");
+    if (this.onCluster) await this.indexApart(orderId, doc.customerId, "");
     const rebuilt = await runScript(
       this.redis,
       "orderRebuild",

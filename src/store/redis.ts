@@ -64,7 +64,7 @@ function credentials(url: URL): { username?: string; password?: string } {
  * failover is a short outage: the client asks the sentinels for the new master and reconnects,
  * also when the old one answers as a replica (READONLY) before it went down.
  */
-export function createRedis(options: RedisOptions & { autoPipelining?: boolean }): RedisClient {
+export function createRedis(options: RedisOptions): RedisClient {
   const backoff = (times: number) => Math.min(100 * times, 1000);
   const perCommand = { maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: 2000 };
   const common = {
@@ -72,7 +72,6 @@ export function createRedis(options: RedisOptions & { autoPipelining?: boolean }
     keyPrefix: options.keyPrefix,
     lazyConnect: true,
     enableOfflineQueue: false,
-    enableAutoPipelining: options.autoPipelining ?? false,
     retryStrategy: backoff,
   };
   const url = new URL(options.url);
@@ -82,7 +81,6 @@ export function createRedis(options: RedisOptions & { autoPipelining?: boolean }
     return new Cluster(options.clusterNodes, {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableAutoPipelining: options.autoPipelining ?? false,
       clusterRetryStrategy: backoff,
       slotsRefreshInterval: 2000,
       redisOptions: { ...perCommand, keyPrefix: options.keyPrefix, ...credentials(url) },
@@ -136,7 +134,7 @@ export class RedisConnections {
     },
   ) {
     this.plain = createRedis(options);
-    this.pipelined = createRedis({ ...options, autoPipelining: true });
+    this.pipelined = duplicateClient(this.plain, { enableAutoPipelining: true });
     for (const [client, name] of [
       [this.plain, "redis error"],
       [this.pipelined, "redis error (pipelined)"],

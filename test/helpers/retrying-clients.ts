@@ -1,3 +1,5 @@
+import { expect } from "bun:test";
+import { until } from "./eventually";
 import { type OrderJson, sampleOrder, type TestService } from "./service";
 
 export interface RetryingClients {
@@ -42,4 +44,37 @@ export function retryingClients(service: TestService, options: { count: number; 
       await Promise.all(running);
     },
   };
+}
+
+/**
+ * Three retrying clients across a fault: `fault` runs once 30 orders were accepted, and the
+ * clients stop once 30 more were accepted after it. Returns what they saw.
+ */
+export async function acceptedAcross(
+  service: TestService,
+  options: { keyPrefix: string; fault: () => Promise<void> },
+): Promise<RetryingClients> {
+  const clients = retryingClients(service, { count: 3, keyPrefix: options.keyPrefix });
+  await until("orders flow", async () => clients.accepted.length >= 30);
+  await options.fault();
+  const acceptedAtFault = clients.accepted.length;
+  await until("orders flow again", async () => clients.accepted.length >= acceptedAtFault + 30, 30_000);
+  await clients.stop();
+  return clients;
+}
+
+/**
+ * What a failover may not break: every answer was 202, 503 or 409, each accepted order was
+ * accepted once and completed exactly once (read through the service). Returns the orders.
+ */
+export async function expectEachCompletedOnce(service: TestService, clients: RetryingClients): Promise<OrderJson[]> {
+  expect([...clients.answers.keys()].every((status) => status === 202 || status === 503 || status === 409)).toBe(true);
+  expect(new Set(clients.accepted).size).toBe(clients.accepted.length);
+  const orders: OrderJson[] = [];
+  for (const id of clients.accepted) {
+    const order = await service.waitForOrder(id, (current) => current.status === "completed", 20_000);
+    expect(order.history.filter((entry) => entry.status === "completed")).toHaveLength(1);
+    orders.push(order);
+  }
+  return orders;
 }
